@@ -1,0 +1,2 @@
+"""Schedule Workbench: tensor expressions, schedules, lowering and LLVM code generation."""
+from . import te

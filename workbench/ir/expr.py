@@ -1,0 +1,309 @@
+"""Expression nodes, shared by tensor expressions (`te`) and the loop IR, as TVM's PrimExpr is.
+
+Nodes are frozen dataclasses. `==` builds an `EQ` node (so `te.if_then_else(i == 0, ...)` means what
+it says); `bool()` of an `EQ` is structural equality, which is what containers and tests need. Using
+any other comparison or logical node as a Python bool raises with a hint.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from . import dtype as dt
+
+
+class Expr:
+    """Base of all expressions. Subclasses are frozen dataclasses with a `dtype`."""
+
+    __slots__ = ()
+    dtype: str
+
+    # -- arithmetic -----------------------------------------------------------------------------
+    def __add__(self, o): return binary(Add, self, o)
+    def __radd__(self, o): return binary(Add, o, self)
+    def __sub__(self, o): return binary(Sub, self, o)
+    def __rsub__(self, o): return binary(Sub, o, self)
+    def __mul__(self, o): return binary(Mul, self, o)
+    def __rmul__(self, o): return binary(Mul, o, self)
+    def __truediv__(self, o): return binary(Div, self, o)
+    def __rtruediv__(self, o): return binary(Div, o, self)
+    def __floordiv__(self, o): return binary(FloorDiv, self, o)
+    def __rfloordiv__(self, o): return binary(FloorDiv, o, self)
+    def __mod__(self, o): return binary(FloorMod, self, o)
+    def __rmod__(self, o): return binary(FloorMod, o, self)
+    def __neg__(self): return binary(Sub, const(0, self.dtype), self)
+    def __pos__(self): return self
+
+    # -- comparisons and logic ------------------------------------------------------------------
+    def __lt__(self, o): return binary(LT, self, o)
+    def __le__(self, o): return binary(LE, self, o)
+    def __gt__(self, o): return binary(GT, self, o)
+    def __ge__(self, o): return binary(GE, self, o)
+    def __eq__(self, o): return binary(EQ, self, o)  # type: ignore[override]
+    def __ne__(self, o): return binary(NE, self, o)  # type: ignore[override]
+    def __and__(self, o): return logical(And, self, o)
+    def __rand__(self, o): return logical(And, o, self)
+    def __or__(self, o): return logical(Or, self, o)
+    def __ror__(self, o): return logical(Or, o, self)
+    def __invert__(self): return Not(as_bool(self))
+
+    def __hash__(self):
+        return hash((type(self),) + tuple(getattr(self, f.name) for f in fields(self)))
+
+    def __bool__(self):
+        raise TypeError(
+            f"cannot use the expression `{self}` as a Python bool (in `if`, `and`, `or`, `not`); "
+            "hint: use te.if_then_else(cond, a, b), te.all(...)/te.any(...), or & | ~ instead")
+
+    def astype(self, dtype: str) -> "Expr":
+        dtype = dt.check(dtype)
+        return self if self.dtype == dtype else Cast(dt.with_lanes(dtype, dt.lanes(self.dtype)), self)
+
+    def equal(self, o) -> "Expr":
+        return binary(EQ, self, o)
+
+    def __str__(self):
+        from .printer import expr_str
+        return expr_str(self)
+
+    __repr__ = __str__
+
+
+# ------------------------------------------------------------------------------------------------
+# leaves
+@dataclass(frozen=True, eq=False, repr=False)
+class Const(Expr):
+    value: Any
+    dtype: str
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Var(Expr):
+    """A scalar variable. Identity, not name, makes two variables equal (as in TVM)."""
+    name: str
+    dtype: str = "int32"
+    _identity = True
+
+    def __hash__(self):
+        return id(self)
+
+
+# ------------------------------------------------------------------------------------------------
+# binary arithmetic: operands always share one dtype (see `binary`)
+@dataclass(frozen=True, eq=False, repr=False)
+class BinOp(Expr):
+    a: Expr
+    b: Expr
+
+    @property
+    def dtype(self) -> str:  # type: ignore[override]
+        return self.a.dtype
+
+
+class Add(BinOp): pass
+class Sub(BinOp): pass
+class Mul(BinOp): pass
+class Div(BinOp): pass          # true division, floats only
+class FloorDiv(BinOp): pass     # Python // (rounds toward -inf)
+class FloorMod(BinOp): pass     # Python %  (sign of the divisor)
+class Min(BinOp): pass
+class Max(BinOp): pass
+
+
+class CmpOp(BinOp):
+    @property
+    def dtype(self) -> str:  # type: ignore[override]
+        return dt.with_lanes("bool", dt.lanes(self.a.dtype))
+
+
+class LT(CmpOp): pass
+class LE(CmpOp): pass
+class GT(CmpOp): pass
+class GE(CmpOp): pass
+class NE(CmpOp): pass
+
+
+class EQ(CmpOp):
+    def __bool__(self):
+        # `a == b` used as a Python bool (dict lookups, `in`, asserts): structural equality.
+        return structural_equal(self.a, self.b)
+
+
+class And(CmpOp): pass
+class Or(CmpOp): pass
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Not(Expr):
+    a: Expr
+
+    @property
+    def dtype(self) -> str:  # type: ignore[override]
+        return self.a.dtype
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Select(Expr):
+    """`cond ? t : f`. Only the taken side is evaluated (codegen branches when a side loads)."""
+    cond: Expr
+    t: Expr
+    f: Expr
+
+    @property
+    def dtype(self) -> str:  # type: ignore[override]
+        return self.t.dtype
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Cast(Expr):
+    dtype: str
+    value: Expr
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Call(Expr):
+    """A pure math intrinsic: exp, log, sqrt, tanh, sigmoid, abs."""
+    name: str
+    args: tuple
+    dtype: str
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class TensorRead(Expr):
+    """`A[i, j]` on a te.Tensor, before lowering binds tensors to buffers."""
+    tensor: Any
+    indices: tuple
+
+    @property
+    def dtype(self) -> str:  # type: ignore[override]
+        return self.tensor.dtype
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Reduce(Expr):
+    """A commutative reduction over `axis` (IterVars); only legal as the top of a compute body."""
+    combiner: str          # "sum" | "max" | "min"
+    source: Expr
+    axis: tuple
+    condition: Expr | None = None
+
+    @property
+    def dtype(self) -> str:  # type: ignore[override]
+        return self.source.dtype
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class BufferLoad(Expr):
+    """A read of a lowered buffer; after storage flattening `indices` has one (flat) entry,
+    which the vectorizer may turn into a Ramp."""
+    buffer: Any
+    indices: tuple
+
+    @property
+    def dtype(self) -> str:  # type: ignore[override]
+        idx_lanes = dt.lanes(self.indices[-1].dtype) if self.indices else 1
+        return dt.with_lanes(self.buffer.dtype, idx_lanes)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Ramp(Expr):
+    base: Expr
+    stride: int
+    lanes: int
+
+    @property
+    def dtype(self) -> str:  # type: ignore[override]
+        return dt.with_lanes(self.base.dtype, self.lanes)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Broadcast(Expr):
+    value: Expr
+    lanes: int
+
+    @property
+    def dtype(self) -> str:  # type: ignore[override]
+        return dt.with_lanes(self.value.dtype, self.lanes)
+
+
+# ------------------------------------------------------------------------------------------------
+# construction helpers
+def const(value, dtype: str | None = None) -> Const:
+    if dtype is None:
+        if isinstance(value, bool):
+            dtype = "bool"
+        elif isinstance(value, int):
+            dtype = "int32" if -2**31 <= value < 2**31 else "int64"
+        elif isinstance(value, float):
+            dtype = "float32"
+        else:
+            raise TypeError(f"cannot make a constant of {type(value).__name__} {value!r}")
+    b = dt.base(dtype)
+    if b == "bool":
+        value = bool(value)
+    elif dt.is_int(b):
+        if isinstance(value, float) and not value.is_integer():
+            raise TypeError(f"constant {value!r} is not an integer but dtype is {dtype}")
+        value = int(value)
+    else:
+        value = float(value)
+    return Const(value, dtype)
+
+
+def convert(x, like: str | None = None) -> Expr:
+    """Python scalars become constants; a literal next to a typed expression takes its dtype."""
+    if isinstance(x, Expr):
+        return x
+    if hasattr(x, "op") and hasattr(x, "shape") and not hasattr(x, "dtype_is_numpy"):
+        raise TypeError(f"a tensor ({x}) is not an expression; index it, e.g. {getattr(x, 'name', 'T')}[i, j]")
+    if isinstance(x, (bool, int, float)):
+        if like is not None:
+            b = dt.base(like)
+            if dt.is_int(b) and isinstance(x, float) and not float(x).is_integer():
+                like = "float32"
+            return const(x, dt.base(like) if b != "bool" or isinstance(x, bool) else None)
+        return const(x)
+    import numpy as np  # numpy scalars, e.g. from shape arithmetic
+    if isinstance(x, np.generic):
+        return const(x.item(), dt.check(x.dtype))
+    raise TypeError(f"cannot convert {type(x).__name__} {x!r} to an expression")
+
+
+def binary(cls, a, b) -> Expr:
+    if not isinstance(a, Expr) and not isinstance(b, Expr):
+        raise TypeError(f"{cls.__name__} needs at least one expression operand")
+    a = convert(a, b.dtype if isinstance(b, Expr) else None)
+    b = convert(b, a.dtype)
+    if a.dtype != b.dtype:
+        t = dt.promote(a.dtype, b.dtype)
+        a, b = a.astype(dt.base(t)), b.astype(dt.base(t))
+    if cls is Div and not dt.is_float(a.dtype):
+        raise TypeError(f"`/` on integer expressions ({a} / {b}); hint: use `//` (floor division) "
+                        "or cast to a float with .astype('float32')")
+    if cls in (FloorDiv, FloorMod) and dt.is_float(a.dtype):
+        raise TypeError(f"`{'//' if cls is FloorDiv else '%'}` needs integer operands, got {a.dtype}")
+    return cls(a, b)
+
+
+def as_bool(x) -> Expr:
+    x = convert(x)
+    if not dt.is_bool(x.dtype):
+        raise TypeError(f"expected a condition (a comparison), got `{x}` of dtype {x.dtype}")
+    return x
+
+
+def logical(cls, a, b) -> Expr:
+    return cls(as_bool(a), as_bool(b))
+
+
+def structural_equal(a, b) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(structural_equal(x, y) for x, y in zip(a, b))
+    if getattr(a, "_identity", False) or not hasattr(a, "__dataclass_fields__"):
+        # variables, buffers, tensors: two of them are the same only if they are one object
+        return a is b if getattr(a, "_identity", False) else bool(a == b)
+    return all(structural_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
