@@ -1,2 +1,25 @@
-"""Schedule Workbench: tensor expressions, schedules, lowering and LLVM code generation."""
+"""Schedule Workbench: tensor expressions, schedules, lowering and LLVM code generation.
+
+    import workbench as wb
+    from workbench import te
+    s = wb.create_schedule(C); print(wb.lower(s, [A, B, C])); f = wb.build(s, [A, B, C])
+"""
 from . import te
+from .lower import lower as _lower
+from .schedule import Schedule, ScheduleError, Stage, Trace, create_schedule
+
+
+def lower(sch, args, name: str = "main"):
+    """The lowered loop IR of `sch` with parameters `args`; print it to read it."""
+    return _lower(sch, args, name)
+
+
+def build(sch, args, target: str = "llvm", name: str = "main"):
+    """Lower and JIT-compile `sch`; returns a Kernel called as f(*arrays) (one per arg, in order)."""
+    from .codegen import build_func
+    if target != "llvm":
+        raise ValueError(f"unknown target {target!r}; the CPU target is 'llvm' (VTA: accel.vta.build)")
+    return build_func(_lower(sch, args, name), target=target)
+
+
+__all__ = ["te", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError", "Trace"]

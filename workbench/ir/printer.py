@@ -9,6 +9,11 @@ _BIN = {E.Add: ("+", 4), E.Sub: ("-", 4), E.Mul: ("*", 5), E.Div: ("/", 5), E.Fl
         E.EQ: ("==", 3), E.NE: ("!=", 3), E.And: ("and", 2), E.Or: ("or", 1)}
 
 
+def _name(n: str) -> str:
+    # axis names follow TVM ("i.outer"); printed IR should read as Python, so dots become "_"
+    return n.replace(".", "_")
+
+
 def _const(c: E.Const) -> str:
     if isinstance(c.value, bool):
         return str(c.value)
@@ -28,7 +33,7 @@ def expr_str(e, prec: int = 0) -> str:
     if t is E.Const:
         return _const(e)
     if t is E.Var:
-        return e.name
+        return _name(e.name)
     if t is E.Min or t is E.Max:
         return f"{t.__name__.lower()}({expr_str(e.a)}, {expr_str(e.b)})"
     if t is E.Not:
@@ -40,9 +45,9 @@ def expr_str(e, prec: int = 0) -> str:
     if t is E.Call:
         return f"{e.name}({', '.join(expr_str(a) for a in e.args)})"
     if t is E.TensorRead:
-        return f"{e.tensor.name}[{', '.join(expr_str(i) for i in e.indices)}]"
+        return f"{_name(e.tensor.name)}[{', '.join(expr_str(i) for i in e.indices)}]"
     if t is E.BufferLoad:
-        return f"{e.buffer.name}[{', '.join(expr_str(i) for i in e.indices)}]"
+        return f"{_name(e.buffer.name)}[{', '.join(expr_str(i) for i in e.indices)}]"
     if t is E.Ramp:
         return f"ramp({expr_str(e.base)}, {e.stride}, {e.lanes})"
     if t is E.Broadcast:
@@ -73,7 +78,7 @@ def _lines(s, ind: int, out: list):
             _lines(x, ind, out)
     elif t is S.For:
         ann = "".join(f"  # {k}={v}" for k, v in s.annotations)
-        out.append(f"{pad}for {s.var.name} in {_range(s)}:{ann}")
+        out.append(f"{pad}for {_name(s.var.name)} in {_range(s)}:{ann}")
         _lines(s.body, ind + 1, out)
     elif t is S.IfThenElse:
         out.append(f"{pad}if {expr_str(s.cond)}:")
@@ -83,10 +88,10 @@ def _lines(s, ind: int, out: list):
             _lines(s.else_case, ind + 1, out)
     elif t is S.BufferStore:
         idx = ", ".join(expr_str(i) for i in s.indices)
-        out.append(f"{pad}{s.buffer.name}[{idx}] = {expr_str(s.value)}")
+        out.append(f"{pad}{_name(s.buffer.name)}[{idx}] = {expr_str(s.value)}")
     elif t is S.Allocate:
         b = s.buffer
-        out.append(f"{pad}{b.name} = allocate({list(b.shape)}, \"{b.dtype}\", scope=\"{b.scope}\")")
+        out.append(f"{pad}{_name(b.name)} = allocate({list(b.shape)}, \"{b.dtype}\", scope=\"{b.scope}\")")
         _lines(s.body, ind, out)
     elif t is S.Evaluate:
         out.append(f"{pad}pass")
@@ -101,7 +106,7 @@ def stmt_str(s) -> str:
 
 
 def func_str(f: S.PrimFunc) -> str:
-    params = ", ".join(f"{b.name}: {b.dtype}[{', '.join(map(str, b.shape))}]" for b in f.params)
+    params = ", ".join(f"{_name(b.name)}: {b.dtype}[{', '.join(map(str, b.shape))}]" for b in f.params)
     out = [f"def {f.name}({params}):"]
     _lines(f.body, 1, out)
     return "\n".join(out)

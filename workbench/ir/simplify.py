@@ -1,0 +1,315 @@
+"""Index simplification: constant folding, linear canonical forms of integer expressions, and
+range-aware rules for //, %, comparisons, min and max (what split/fuse/compute_at produce).
+
+`bounds(e, ranges)` is interval arithmetic over integer expressions; `ranges` maps loop variables
+to inclusive (lo, hi) pairs and is filled by `simplify_stmt` from the enclosing loops.
+"""
+from __future__ import annotations
+
+
+
+from . import dtype as dt
+from . import expr as E
+from . import stmt as S
+from .visitor import map_children, substitute
+
+_ARITH = (E.Add, E.Sub, E.Mul)
+
+
+# -- interval arithmetic -----------------------------------------------------------------------
+def bounds(e, ranges: dict):
+    """Inclusive (lo, hi) integer bounds of e, or None when unbounded / not an integer expression."""
+    t = type(e)
+    if t is E.Const:
+        return (e.value, e.value) if isinstance(e.value, int) and not isinstance(e.value, bool) else None
+    if t is E.Var:
+        return ranges.get(e)
+    if t in (E.Add, E.Sub, E.Mul, E.Min, E.Max, E.FloorDiv, E.FloorMod):
+        a = bounds(e.a, ranges)
+        if t is E.FloorMod:
+            b = bounds(e.b, ranges)
+            if b is None or b[0] <= 0:
+                return None
+            if a is not None and a[0] >= 0 and a[1] < b[0]:
+                return a
+            return (0, b[1] - 1)
+        b = bounds(e.b, ranges)
+        if a is None or b is None:
+            return None
+        if t is E.Add:
+            return (a[0] + b[0], a[1] + b[1])
+        if t is E.Sub:
+            return (a[0] - b[1], a[1] - b[0])
+        if t is E.Mul:
+            c = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]
+            return (min(c), max(c))
+        if t is E.Min:
+            return (min(a[0], b[0]), min(a[1], b[1]))
+        if t is E.Max:
+            return (max(a[0], b[0]), max(a[1], b[1]))
+        if t is E.FloorDiv:
+            if b[0] <= 0:
+                return None
+            c = [a[0] // b[0], a[0] // b[1], a[1] // b[0], a[1] // b[1]]
+            return (min(c), max(c))
+    if t is E.Select:
+        a, b = bounds(e.t, ranges), bounds(e.f, ranges)
+        return None if a is None or b is None else (min(a[0], b[0]), max(a[1], b[1]))
+    if t is E.Cast and dt.is_int(e.dtype) and dt.is_int(e.value.dtype):
+        return bounds(e.value, ranges)
+    return None
+
+
+# -- linear forms ------------------------------------------------------------------------------
+def linear(e):
+    """e as ({atom: coef}, const) where atoms are Vars or non-linear subexpressions; None if e is
+    not an integer expression."""
+    if not dt.is_int(e.dtype) or dt.lanes(e.dtype) != 1:
+        return None
+    terms: dict = {}
+    const = _lin(e, 1, terms)
+    return {a: c for a, c in terms.items() if c != 0}, const
+
+
+def _lin(e, k, terms) -> int:
+    t = type(e)
+    if t is E.Const:
+        return k * e.value
+    if t is E.Add:
+        return _lin(e.a, k, terms) + _lin(e.b, k, terms)
+    if t is E.Sub:
+        return _lin(e.a, k, terms) + _lin(e.b, -k, terms)
+    if t is E.Mul:
+        if type(e.b) is E.Const:
+            return _lin(e.a, k * e.b.value, terms)
+        if type(e.a) is E.Const:
+            return _lin(e.b, k * e.a.value, terms)
+    _add_term(terms, e, k)
+    return 0
+
+
+def _add_term(terms, atom, k):
+    for key in terms:
+        if key is atom or (type(key) is type(atom) and type(atom) is not E.Var and E.structural_equal(key, atom)):
+            terms[key] += k
+            return
+    terms[atom] = k
+
+
+def from_linear(terms: dict, const: int, dtype: str = "int32") -> E.Expr:
+    out = None
+    for atom, c in terms.items():
+        if c == 0:
+            continue
+        if out is None:
+            out = atom if c == 1 else (E.Sub(E.Const(0, dtype), atom) if c == -1 else E.Mul(atom, E.Const(c, dtype)))
+        elif c > 0:
+            out = E.Add(out, atom if c == 1 else E.Mul(atom, E.Const(c, dtype)))
+        else:
+            out = E.Sub(out, atom if c == -1 else E.Mul(atom, E.Const(-c, dtype)))
+    if out is None:
+        return E.Const(const, dtype)
+    if const > 0:
+        out = E.Add(out, E.Const(const, dtype))
+    elif const < 0:
+        out = E.Sub(out, E.Const(-const, dtype))
+    return out
+
+
+def _lin_bounds(terms, const, ranges):
+    lo = hi = const
+    for atom, c in terms.items():
+        b = bounds(atom, ranges)
+        if b is None:
+            return None
+        lo += min(c * b[0], c * b[1])
+        hi += max(c * b[0], c * b[1])
+    return lo, hi
+
+
+# -- expression simplification -----------------------------------------------------------------
+def _fold(t, a, b, dtype):
+    if t is E.Add: v = a + b
+    elif t is E.Sub: v = a - b
+    elif t is E.Mul: v = a * b
+    elif t is E.Div: v = a / b if b != 0 else None
+    elif t is E.FloorDiv: v = a // b if b != 0 else None
+    elif t is E.FloorMod: v = a % b if b != 0 else None
+    elif t is E.Min: v = min(a, b)
+    elif t is E.Max: v = max(a, b)
+    elif t is E.LT: v = a < b
+    elif t is E.LE: v = a <= b
+    elif t is E.GT: v = a > b
+    elif t is E.GE: v = a >= b
+    elif t is E.EQ: v = a == b
+    elif t is E.NE: v = a != b
+    elif t is E.And: v = bool(a) and bool(b)
+    elif t is E.Or: v = bool(a) or bool(b)
+    else: return None
+    if v is None:
+        return None
+    if dt.is_int(dtype):
+        bits = dt.bits(dtype)
+        v = int(v)
+        # wrap like the machine does, so folding never changes a result
+        v &= (1 << bits) - 1
+        if dt.is_signed(dtype) and v >= 1 << (bits - 1):
+            v -= 1 << bits
+    elif dt.is_float(dtype):
+        v = float(v)
+        if dtype == "float32":
+            import numpy as np
+            v = float(np.float32(v))
+    return E.Const(v, dtype)
+
+
+def simplify_expr(e, ranges: dict | None = None):
+    ranges = ranges if ranges is not None else {}
+    return _simp(e, ranges)
+
+
+def _simp(e, ranges):
+    t = type(e)
+    if t is E.Const or t is E.Var:
+        return e
+    e = map_children(e, lambda c: _simp(c, ranges))
+    t = type(e)
+    if isinstance(e, E.BinOp):
+        a, b = e.a, e.b
+        if type(a) is E.Const and type(b) is E.Const and dt.lanes(a.dtype) == 1:
+            r = _fold(t, a.value, b.value, e.dtype)
+            if r is not None:
+                return r
+        if dt.is_int(a.dtype) and dt.lanes(a.dtype) == 1 and not dt.is_bool(a.dtype):
+            return _simp_int(e, ranges)
+        if dt.is_float(a.dtype):
+            if t is E.Mul and type(b) is E.Const and b.value == 1.0:
+                return a
+            if t is E.Mul and type(a) is E.Const and a.value == 1.0:
+                return b
+            if t in (E.Add, E.Sub) and type(b) is E.Const and b.value == 0.0:
+                return a
+        if t in (E.And, E.Or):
+            return _simp_logic(e)
+        return e
+    if t is E.Not and type(e.a) is E.Const:
+        return E.Const(not e.a.value, e.dtype)
+    if t is E.Select and type(e.cond) is E.Const:
+        return e.t if e.cond.value else e.f
+    if t is E.Cast and type(e.value) is E.Const and dt.lanes(e.dtype) == 1:
+        v = e.value.value
+        if dt.is_int(e.dtype) and not dt.is_float(e.value.dtype):
+            return _fold(E.Add, int(v), 0, e.dtype)
+        if dt.is_float(e.dtype):
+            return _fold(E.Add, float(v), 0.0, e.dtype)
+    return e
+
+
+def _simp_logic(e):
+    a, b = e.a, e.b
+    if type(e) is E.And:
+        if type(a) is E.Const:
+            return b if a.value else a
+        if type(b) is E.Const:
+            return a if b.value else b
+    else:
+        if type(a) is E.Const:
+            return a if a.value else b
+        if type(b) is E.Const:
+            return b if b.value else a
+    return e
+
+
+def _simp_int(e, ranges):
+    t = type(e)
+    dtype = e.a.dtype
+    if t in _ARITH:
+        lin = linear(e)
+        return from_linear(lin[0], lin[1], dtype)
+    if t in (E.FloorDiv, E.FloorMod) and type(e.b) is E.Const and e.b.value > 0:
+        c = e.b.value
+        terms, const = linear(e.a)
+        if c == 1:
+            return e.a if t is E.FloorDiv else E.Const(0, dtype)
+        q_terms = {a: k // c for a, k in terms.items() if k % c == 0}
+        r_terms = {a: k for a, k in terms.items() if k % c != 0}
+        q0, r0 = divmod(const, c)
+        rb = _lin_bounds(r_terms, r0, ranges)
+        if rb is not None and 0 <= rb[0] and rb[1] < c:
+            if t is E.FloorDiv:
+                return from_linear(q_terms, q0, dtype)
+            return from_linear(r_terms, r0, dtype)
+        if t is E.FloorMod:
+            return E.FloorMod(from_linear(r_terms, r0, dtype), e.b) if q_terms or q0 else e
+        return e
+    if t in (E.Min, E.Max):
+        ba, bb = bounds(e.a, ranges), bounds(e.b, ranges)
+        if ba is not None and bb is not None:
+            if ba[1] <= bb[0]:
+                return e.a if t is E.Min else e.b
+            if bb[1] <= ba[0]:
+                return e.b if t is E.Min else e.a
+        return e
+    if isinstance(e, E.CmpOp) and t not in (E.And, E.Or):
+        terms, const = linear(E.Sub(e.a, e.b))
+        d = _lin_bounds(terms, const, ranges)
+        if d is not None:
+            lo, hi = d
+            verdict = {E.LT: (hi < 0, lo >= 0), E.LE: (hi <= 0, lo > 0), E.GT: (lo > 0, hi <= 0),
+                       E.GE: (lo >= 0, hi < 0), E.EQ: (lo == hi == 0, lo > 0 or hi < 0),
+                       E.NE: (lo > 0 or hi < 0, lo == hi == 0)}[t]
+            if verdict[0]:
+                return E.Const(True, "bool")
+            if verdict[1]:
+                return E.Const(False, "bool")
+        return e
+    return e
+
+
+# -- statements --------------------------------------------------------------------------------
+def simplify_stmt(s, ranges: dict | None = None):
+    return _stmt(s, dict(ranges or {}))
+
+
+def _stmt(s, ranges):
+    t = type(s)
+    if t is S.SeqStmt:
+        return S.seq(*[_stmt(x, ranges) for x in s.stmts])
+    if t is S.For:
+        lo = _simp(s.min, ranges)
+        ext = _simp(s.extent, ranges)
+        if type(ext) is E.Const and ext.value <= 0:
+            return S.Evaluate()
+        if type(ext) is E.Const and ext.value == 1:
+            return _stmt(substitute(s.body, {s.var: lo}), ranges)
+        blo = bounds(lo, ranges)
+        bext = bounds(ext, ranges)
+        inner = dict(ranges)
+        if blo is not None and bext is not None:
+            inner[s.var] = (blo[0], blo[1] + bext[1] - 1)
+        body = _stmt(s.body, inner)
+        if isinstance(body, S.Evaluate):
+            return body
+        return S.For(s.var, lo, ext, s.kind, body, s.annotations)
+    if t is S.IfThenElse:
+        cond = _simp(s.cond, ranges)
+        if type(cond) is E.Const:
+            if cond.value:
+                return _stmt(s.then_case, ranges)
+            return _stmt(s.else_case, ranges) if s.else_case is not None else S.Evaluate()
+        then = _stmt(s.then_case, ranges)
+        other = _stmt(s.else_case, ranges) if s.else_case is not None else None
+        if isinstance(other, S.Evaluate):
+            other = None
+        if isinstance(then, S.Evaluate) and other is None:
+            return then
+        return S.IfThenElse(cond, then, other)
+    if t is S.BufferStore:
+        return S.BufferStore(s.buffer, _simp(s.value, ranges), tuple(_simp(i, ranges) for i in s.indices))
+    if t is S.Allocate:
+        body = _stmt(s.body, ranges)
+        return body if isinstance(body, S.Evaluate) else S.Allocate(s.buffer, body)
+    return s
+
+
+

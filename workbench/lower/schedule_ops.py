@@ -1,0 +1,205 @@
+"""Schedule -> loop IR: one loop nest per stage, nested where compute_at put it, with buffers,
+reduction init/update, split guards, and inlined stages substituted into their readers."""
+from __future__ import annotations
+
+from ..ir import expr as E
+from ..ir import stmt as S
+from ..ir.simplify import simplify_expr
+from ..ir.visitor import post_order, substitute
+from ..schedule.errors import ScheduleError
+from ..te.api import reduce_identity
+from ..te.tensor import ComputeOp, Tensor
+from .bound import StageBounds, infer_region, propagate, root_values
+
+_COMBINE = {"sum": E.Add, "max": E.Max, "min": E.Min}
+
+
+class _Lowering:
+    def __init__(self, sch, args):
+        self.sch = sch
+        self.params: list = []
+        self.buffers: dict = {}        # Stage -> Buffer
+        self.bounds: dict = {}         # Stage -> StageBounds
+        self.body: dict = {}           # Stage -> effective body (inlined stages substituted)
+        self._bind_args(args)
+
+    def stage_of(self, t: Tensor):
+        return self.sch[t]
+
+    # -- arguments -----------------------------------------------------------------------------
+    def _bind_args(self, args):
+        seen = set()
+        for n, t in enumerate(args):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"build/lower argument {n} must be a te.Tensor, got {type(t).__name__}")
+            try:
+                st = self.sch[t]
+            except KeyError:
+                raise ValueError(f"argument {n} ({t.name}) is not a tensor of this schedule") from None
+            if st in seen:
+                raise ValueError(f"tensor {t.name} is passed twice")
+            seen.add(st)
+            if not st.is_placeholder and st.attach != "root":
+                raise ValueError(f"tensor {t.name} is an argument, so it must be computed at the root "
+                                 f"(it is {st.attach}: call s[{t.name!r}].compute_root())")
+            buf = S.Buffer(t.name, tuple(t.shape), t.dtype)
+            self.buffers[st] = buf
+            self.params.append(buf)
+        for st in self.sch.stages:
+            if st.is_output and st not in seen:
+                raise ValueError(f"output {st.name} is missing from the arguments")
+
+    # -- bodies with inlined stages substituted ------------------------------------------------
+    def _effective_bodies(self):
+        for st in self.sch.stages:
+            if st.is_placeholder:
+                continue
+            body = st.op.body
+            while True:
+                inlined = []
+                def fn(n):
+                    if type(n) is E.TensorRead:
+                        src = self.stage_of(n.tensor)
+                        if src.attach == "inline":
+                            inlined.append(1)
+                            op = src.op
+                            return substitute(self.body[src], {iv.var: i for iv, i in zip(op.axis, n.indices)})
+                    return None
+                body = post_order(body, fn)
+                if not inlined:
+                    break
+            self.body[st] = body
+
+    def _check_reads(self):
+        for st in self.sch.stages:
+            if st.is_placeholder and st not in self.buffers and self.sch.readers(st):
+                raise ValueError(f"input {st.name} is read but missing from the arguments")
+            if st.attach == "at":
+                readers = [r for r in self.sch._effective_readers(st)]
+                if readers != [st.attach_stage]:
+                    raise ScheduleError("compute_at", f"parent={st.attach_stage.name}", "after later "
+                                        f"primitives, {st.name!r} is read by [{', '.join(r.name for r in readers)}]",
+                                        st.name)
+
+    # -- bounds ----------------------------------------------------------------------------------
+    def _infer_bounds(self):
+        for st in reversed(self.sch.stages):
+            if st.is_placeholder or st.attach == "inline":
+                continue
+            sb = StageBounds()
+            for iv in st.op.reduce_axis:
+                sb.root_min[iv], sb.ext[iv] = E.const(iv.min), iv.extent
+            if st.attach == "at":
+                parent = st.attach_stage
+                region, exceeds = infer_region(st, parent, self.body[parent], self.bounds[parent],
+                                               self.stage_of)
+                for iv, (lo, ext) in zip(st.op.axis, region):
+                    sb.root_min[iv], sb.ext[iv] = lo, ext
+                sb.domain_guard = exceeds
+            else:
+                for iv in st.op.axis:
+                    sb.root_min[iv], sb.ext[iv] = E.const(iv.min), iv.extent
+            self.bounds[st] = propagate(st, sb)
+            if st not in self.buffers:
+                shape = tuple(sb.ext[iv] for iv in st.op.axis)
+                self.buffers[st] = S.Buffer(st.name, shape, st.op.output(0).dtype, st.scope)
+
+    # -- reads become buffer loads ---------------------------------------------------------------
+    def _loads(self, e):
+        def fn(n):
+            if type(n) is E.TensorRead:
+                src = self.stage_of(n.tensor)
+                buf = self.buffers[src]
+                if src.is_placeholder or src not in self.bounds:
+                    return E.BufferLoad(buf, n.indices)
+                sb = self.bounds[src]
+                idx = tuple(simplify_expr(i - sb.root_min[iv]) for i, iv in zip(n.indices, src.op.axis))
+                return E.BufferLoad(buf, idx)
+            return None
+        return post_order(e, fn)
+
+    # -- loop nests ------------------------------------------------------------------------------
+    def nest(self, st) -> S.Stmt:
+        sb = self.bounds[st]
+        buf = self.buffers[st]
+        values = root_values(st, sb)
+        body = self._loads(self.body[st])
+        op: ComputeOp = st.op
+        store_idx = tuple(sb.offset[iv] for iv in op.axis)
+        conds = [c for _, c in sb.guards]
+        if sb.domain_guard:
+            for iv in op.axis:
+                v = values[iv.var]
+                conds += [v >= iv.min, v < iv.min + iv.extent]
+        init = None
+        if isinstance(body, E.Reduce):
+            red = body
+            src = substitute(red.source, values)
+            acc = E.BufferLoad(buf, store_idx)
+            update = S.BufferStore(buf, _COMBINE[red.combiner](acc, src), store_idx)
+            if red.condition is not None:
+                update = S.IfThenElse(substitute(red.condition, values), update)
+            main = update
+            init = S.BufferStore(buf, reduce_identity(red.combiner, red.dtype), store_idx)
+        else:
+            main = S.BufferStore(buf, substitute(body, values), store_idx)
+        main = _guard(main, conds)
+        leaves = st.leaf_iter_vars
+        first_red = next((p for p, iv in enumerate(leaves) if iv.kind == "reduce"), None)
+        stmt = main
+        for p in range(len(leaves) - 1, -1, -1):
+            iv = leaves[p]
+            stmt = self._with_attached(st, iv, stmt)
+            stmt = self._loop(st, iv, stmt)
+            if p == first_red and init is not None:
+                stmt = S.seq(self._init_nest(st, leaves[p + 1:], init), stmt)
+        if init is not None and first_red is None:  # reduction over nothing scheduled: init first
+            stmt = S.seq(init, stmt)
+        return stmt
+
+    def _loop(self, st, iv, body):
+        sb = self.bounds[st]
+        ann = tuple(sorted(st.pragmas.get(iv, ())))
+        return S.For(iv.var, E.const(0), E.const(sb.ext[iv]), st.kinds.get(iv, "serial"), body, ann)
+
+    def _init_nest(self, st, inner_leaves, init):
+        sb = self.bounds[st]
+        data = [iv for iv in inner_leaves if iv.kind == "data"]
+        fresh = {iv.var: E.Var(iv.var.name, iv.var.dtype) for iv in data}
+        conds = [substitute(c, fresh) for kind, c in sb.guards if kind == "data"]
+        stmt = _guard(substitute(init, fresh), conds)
+        for iv in reversed(data):
+            stmt = S.For(fresh[iv.var], E.const(0), E.const(sb.ext[iv]), st.kinds.get(iv, "serial"), stmt)
+        return stmt
+
+    def _with_attached(self, st, iv, stmt):
+        attached = [p for p in self.sch.stages if p.attach == "at" and p.attach_stage is st
+                    and p.attach_ivar is iv]
+        if not attached:
+            return stmt
+        stmt = S.seq(*[self.nest(p) for p in attached], stmt)
+        for p in reversed(attached):
+            stmt = S.Allocate(self.buffers[p], stmt)
+        return stmt
+
+    def run(self, name: str) -> S.PrimFunc:
+        self._effective_bodies()
+        self._check_reads()
+        self._infer_bounds()
+        roots = [st for st in self.sch.stages if not st.is_placeholder and st.attach == "root"]
+        body = S.seq(*[self.nest(st) for st in roots])
+        params = set(self.params)
+        for st in reversed(roots):
+            if self.buffers[st] not in params:
+                body = S.Allocate(self.buffers[st], body)
+        return S.PrimFunc(name, tuple(self.params), body)
+
+
+def _guard(stmt, conds):
+    for c in reversed(conds):
+        stmt = S.IfThenElse(simplify_expr(c), stmt)
+    return stmt
+
+
+def schedule_to_ir(sch, args, name: str = "main") -> S.PrimFunc:
+    return _Lowering(sch, args).run(name)

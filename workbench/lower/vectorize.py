@@ -1,0 +1,125 @@
+"""Explicit vectorization: an innermost loop marked `vectorize` whose body is straight-line stores
+becomes one vector statement (Ramp indices, Broadcast scalars). Where that would change the result
+(lane-dependent branches, inner loops, a store that lanes would share, a read of a stored buffer at
+another index) the loop stays scalar and LLVM's own vectorizer gets a chance."""
+from __future__ import annotations
+
+from ..ir import dtype as dt
+from ..ir import expr as E
+from ..ir import stmt as S
+from ..ir.simplify import linear, simplify_expr
+from ..ir.visitor import map_children, substitute, uses_var, walk
+
+
+class _NotVectorizable(Exception):
+    pass
+
+
+def vectorize(s: S.Stmt) -> S.Stmt:
+    def rec(n):
+        if type(n) is S.For:
+            body = rec(n.body)
+            n = S.For(n.var, n.min, n.extent, n.kind, body, n.annotations)
+            if n.kind == "vectorized":
+                try:
+                    return _vectorize_loop(n)
+                except _NotVectorizable:
+                    return S.For(n.var, n.min, n.extent, "serial", n.body, n.annotations)
+            return n
+        if isinstance(n, S.Stmt):
+            return map_children(n, lambda c: rec(c) if isinstance(c, S.Stmt) else c)
+        return n
+    return rec(s)
+
+
+def _vectorize_loop(f: S.For) -> S.Stmt:
+    if type(f.extent) is not E.Const or f.extent.value < 2:
+        raise _NotVectorizable
+    lanes = f.extent.value
+    _check_dependences(f.body, f.var)
+    return _Vec(f.var, f.min, lanes).stmt(f.body)
+
+
+def _check_dependences(body, var):
+    """Every buffer written in the loop may only be read at exactly the written index."""
+    stores: dict = {}
+    def fn(n):
+        if type(n) in (S.For, S.Allocate):
+            raise _NotVectorizable
+        if type(n) is S.BufferStore:
+            if n.buffer in stores and not E.structural_equal(stores[n.buffer], n.indices):
+                raise _NotVectorizable
+            stores[n.buffer] = n.indices
+    walk(body, fn)
+    def check(n):
+        if type(n) is E.BufferLoad and n.buffer in stores and not E.structural_equal(stores[n.buffer], n.indices):
+            raise _NotVectorizable
+    walk(body, check)
+
+
+class _Vec:
+    def __init__(self, var, lo, lanes):
+        self.var, self.lo, self.lanes = var, lo, lanes
+
+    def stmt(self, s):
+        t = type(s)
+        if t is S.SeqStmt:
+            return S.seq(*[self.stmt(x) for x in s.stmts])
+        if t is S.IfThenElse:
+            if uses_var(s.cond, self.var):
+                raise _NotVectorizable
+            return S.IfThenElse(s.cond, self.stmt(s.then_case),
+                                None if s.else_case is None else self.stmt(s.else_case))
+        if t is S.BufferStore:
+            idx = self.index(s.indices[0])
+            if idx is None:
+                raise _NotVectorizable      # every lane would write the same element
+            return S.BufferStore(s.buffer, self.broadcast(self.expr(s.value)), (idx,))
+        if t is S.Evaluate:
+            return s
+        raise _NotVectorizable
+
+    def index(self, e):
+        """A Ramp for an index linear in the loop variable, None if it does not use it."""
+        if not uses_var(e, self.var):
+            return None
+        lin = linear(e)
+        if lin is None:
+            raise _NotVectorizable
+        terms, _ = lin
+        coef = terms.get(self.var, 0)
+        for atom in terms:
+            if atom is not self.var and uses_var(atom, self.var):
+                raise _NotVectorizable
+        base = simplify_expr(substitute(e, {self.var: self.lo}))
+        return E.Ramp(base, coef, self.lanes) if coef else None
+
+    def broadcast(self, e):
+        return e if dt.lanes(e.dtype) == self.lanes else E.Broadcast(e, self.lanes)
+
+    def expr(self, e):
+        t = type(e)
+        if not uses_var(e, self.var):
+            return e
+        if t is E.Var:
+            return E.Ramp(self.lo, 1, self.lanes)
+        if t is E.BufferLoad:
+            idx = self.index(e.indices[0])
+            return E.BufferLoad(e.buffer, (idx,)) if idx is not None else e
+        if isinstance(e, E.BinOp) or t is E.Not:
+            parts = [self.expr(c) for c in ((e.a, e.b) if isinstance(e, E.BinOp) else (e.a,))]
+            parts = [self.broadcast(p) for p in parts]
+            return t(*parts)
+        if t is E.Select:
+            loads = []
+            walk(e, lambda n: loads.append(1) if type(n) is E.BufferLoad else None)
+            if loads:
+                raise _NotVectorizable   # both sides would be loaded for every lane
+            return E.Select(*[self.broadcast(self.expr(c)) for c in (e.cond, e.t, e.f)])
+        if t is E.Cast:
+            v = self.broadcast(self.expr(e.value))
+            return E.Cast(dt.with_lanes(e.dtype, self.lanes), v)
+        if t is E.Call:
+            args = tuple(self.broadcast(self.expr(a)) for a in e.args)
+            return E.Call(e.name, args, dt.with_lanes(e.dtype, self.lanes))
+        raise _NotVectorizable

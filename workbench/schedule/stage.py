@@ -1,0 +1,336 @@
+"""Stage: the schedule of one operation — its loop axes (leaves), how they were derived from the
+operation's axes (split/fuse relations), loop kinds, pragmas and where it is computed.
+
+Every public primitive checks its arguments first (raising ScheduleError), then mutates the stage
+and appends one Step to the schedule's trace.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral
+
+from ..ir import expr as E
+from ..te.tensor import ComputeOp, IterVar, PlaceholderOp
+from .errors import ScheduleError
+
+PRAGMAS = ("auto_unroll_max_step",)
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    parent: IterVar
+    outer: IterVar
+    inner: IterVar
+    factor: int | None
+    nparts: int | None
+
+
+@dataclass(frozen=True, eq=False)
+class Fuse:
+    outer: IterVar
+    inner: IterVar
+    fused: IterVar
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool) and v > 0
+
+
+class Stage:
+    def __init__(self, schedule, op, name: str, scope: str = "global"):
+        self.schedule = schedule
+        self.op = op
+        self.name = name
+        self.scope = scope
+        self.is_output = False
+        self.relations: list = []
+        self.kinds: dict = {}          # IterVar -> "parallel" | "vectorized" | "unrolled"
+        self.pragmas: dict = {}        # IterVar -> tuple of (key, value)
+        self.attach = "root"           # "root" | "inline" | "at"
+        self.attach_stage: Stage | None = None
+        self.attach_ivar: IterVar | None = None
+        if isinstance(op, ComputeOp):
+            self.all_iter_vars = list(op.axis) + list(op.reduce_axis)
+        else:
+            self.all_iter_vars = []
+        self.leaf_iter_vars = list(self.all_iter_vars)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def __repr__(self):
+        return f"Stage({self.name}, leaves=[{', '.join(iv.name for iv in self.leaf_iter_vars)}])"
+
+    @property
+    def is_placeholder(self) -> bool:
+        return isinstance(self.op, PlaceholderOp)
+
+    @property
+    def root_iter_vars(self) -> list:
+        return list(self.op.axis) + list(self.op.reduce_axis) if isinstance(self.op, ComputeOp) else []
+
+    def axis(self, name: str) -> IterVar:
+        """The leaf axis called `name` (e.g. "i.outer")."""
+        return self._leaf(name, "axis", "name")
+
+    def _err(self, primitive, argument, reason):
+        return ScheduleError(primitive, argument, reason, self.name)
+
+    def _leaf(self, ax, primitive: str, argname: str) -> IterVar:
+        if isinstance(ax, str):
+            for iv in self.leaf_iter_vars:
+                if iv.name == ax:
+                    return iv
+            for iv in self.all_iter_vars:
+                if iv.name == ax:
+                    raise self._err(primitive, f"{argname}={ax!r}", self._not_leaf_reason(iv))
+            raise self._err(primitive, f"{argname}={ax!r}", "no such axis; leaf axes are "
+                            f"[{', '.join(iv.name for iv in self.leaf_iter_vars)}]")
+        if isinstance(ax, E.Var):
+            for iv in self.all_iter_vars:
+                if iv.var is ax:
+                    ax = iv
+                    break
+        if not isinstance(ax, IterVar):
+            raise self._err(primitive, f"{argname}={ax!r}", "expected an axis (IterVar or axis name)")
+        if ax in self.leaf_iter_vars:
+            return ax
+        if ax in self.all_iter_vars:
+            raise self._err(primitive, f"{argname}={ax.name}", self._not_leaf_reason(ax))
+        owner = self.schedule._owner_of(ax)
+        where = f"it belongs to stage {owner.name!r}" if owner else "it is not an axis of this schedule"
+        raise self._err(primitive, f"{argname}={ax.name}", f"axis {ax.name} is not an axis of stage "
+                        f"{self.name!r}: {where}")
+
+    def _not_leaf_reason(self, iv) -> str:
+        for r in self.relations:
+            if isinstance(r, Split) and r.parent is iv:
+                return f"axis {iv.name} was split; use its leaves {r.outer.name}, {r.inner.name}"
+            if isinstance(r, Fuse) and iv in (r.outer, r.inner):
+                return f"axis {iv.name} was fused into {r.fused.name}"
+        return f"axis {iv.name} is not a leaf"
+
+    def _fresh_name(self, name: str) -> str:
+        names = {iv.name for iv in self.all_iter_vars}
+        out, n = name, 1
+        while out in names:
+            out, n = f"{name}{n}", n + 1
+        return out
+
+    def _need_loops(self, primitive, argument):
+        if self.is_placeholder:
+            raise self._err(primitive, argument, "a placeholder (input) has no loops to schedule")
+        if self.attach == "inline":
+            raise self._err(primitive, argument, "the stage is inlined (compute_inline); it has no "
+                            "loops of its own. Call compute_root() first to give it loops again")
+
+    def _record(self, primitive, args=(), kwargs=None, outputs=()):
+        self.schedule._record(primitive, self.name, args, kwargs or {}, outputs)
+
+    # -- loop structure --------------------------------------------------------------------------
+    def split(self, axis, factor=None, nparts=None):
+        """Split `axis` into (outer, inner) with inner extent `factor` (or `nparts` outer parts).
+        A factor that does not divide the extent leaves a guarded tail (removed from the main
+        loop by lowering)."""
+        parent = self._leaf(axis, "split", "axis") if not self.is_placeholder else axis
+        outer, inner = self._split(axis, factor, nparts, "split")
+        kw = {"factor": factor} if factor is not None else {"nparts": nparts}
+        self._record("split", (parent.name,), kw, (outer.name, inner.name))
+        return outer, inner
+
+    def _split(self, axis, factor, nparts, primitive):
+        self._need_loops(primitive, f"axis={getattr(axis, 'name', axis)}")
+        iv = self._leaf(axis, primitive, "axis")
+        if (factor is None) == (nparts is None):
+            raise self._err(primitive, f"axis={iv.name}", "give exactly one of factor= or nparts=")
+        val = factor if factor is not None else nparts
+        argname = "factor" if factor is not None else "nparts"
+        if not _positive_int(val):
+            raise self._err(primitive, f"{argname}={val!r}", f"{argname} must be a positive int")
+        ext = iv.extent
+        val = int(val)
+        if factor is not None:
+            inner_ext = min(val, ext)
+            outer_ext = -(-ext // inner_ext)
+        else:
+            outer_ext = min(val, ext)
+            inner_ext = -(-ext // outer_ext)
+        outer = IterVar(E.Var(self._fresh_name(iv.name + ".outer")), 0, outer_ext, iv.kind)
+        self.all_iter_vars.append(outer)
+        inner = IterVar(E.Var(self._fresh_name(iv.name + ".inner")), 0, inner_ext, iv.kind)
+        self.all_iter_vars.append(inner)
+        self.relations.append(Split(iv, outer, inner, int(factor) if factor is not None else None,
+                                    int(nparts) if nparts is not None else None))
+        pos = self.leaf_iter_vars.index(iv)
+        self.leaf_iter_vars[pos:pos + 1] = [outer, inner]
+        self._move_attrs(iv, outer)
+        return outer, inner
+
+    def _move_attrs(self, old, new):
+        # a loop kind or pragma set on an axis stays with the outer part when it is split/fused
+        if old in self.kinds:
+            self.kinds[new] = self.kinds.pop(old)
+        if old in self.pragmas:
+            self.pragmas[new] = self.pragmas.pop(old)
+        self.schedule._retarget_attach(self, old, new)
+
+    def tile(self, x, y, x_factor, y_factor):
+        """Split x and y and reorder to (x.outer, y.outer, x.inner, y.inner); returns those four."""
+        self._need_loops("tile", "x")
+        xi, yi = self._leaf(x, "tile", "x"), self._leaf(y, "tile", "y")
+        if xi is yi:
+            raise self._err("tile", f"y={yi.name}", "x and y are the same axis")
+        for name, v in (("x_factor", x_factor), ("y_factor", y_factor)):
+            if not _positive_int(v):
+                raise self._err("tile", f"{name}={v!r}", f"{name} must be a positive int")
+        xo, xin = self._split(xi, x_factor, None, "tile")
+        yo, yin = self._split(yi, y_factor, None, "tile")
+        self._reorder([xo, yo, xin, yin], "tile")
+        self._record("tile", (xi.name, yi.name, x_factor, y_factor), {},
+                     (xo.name, yo.name, xin.name, yin.name))
+        return xo, yo, xin, yin
+
+    def fuse(self, *axes):
+        """Fuse adjacent leaf axes (outermost first) into one axis."""
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        self._need_loops("fuse", "axes")
+        if len(axes) < 2:
+            raise self._err("fuse", "axes", "give at least two axes to fuse")
+        ivs = [self._leaf(a, "fuse", f"axes[{n}]") for n, a in enumerate(axes)]
+        pos = [self.leaf_iter_vars.index(iv) for iv in ivs]
+        for n in range(1, len(ivs)):
+            if pos[n] != pos[n - 1] + 1:
+                order = ", ".join(iv.name for iv in self.leaf_iter_vars)
+                raise self._err("fuse", f"axes[{n}]={ivs[n].name}", f"axes to fuse must be adjacent "
+                                f"and outermost first; {ivs[n - 1].name} is not directly outside "
+                                f"{ivs[n].name} in the loop order [{order}]")
+            if ivs[n].kind != ivs[0].kind:
+                raise self._err("fuse", f"axes[{n}]={ivs[n].name}", "cannot fuse a reduction axis with "
+                                "a data-parallel axis")
+        for iv in ivs:
+            if iv in self.schedule._attach_points(self):
+                raise self._err("fuse", f"axis={iv.name}", f"a stage is computed at {iv.name}; move it "
+                                "(compute_at) before fusing")
+        fused = ivs[0]
+        for iv in ivs[1:]:
+            new = IterVar(E.Var(self._fresh_name(f"{fused.name}.{iv.name}.fused")), 0,
+                          fused.extent * iv.extent, fused.kind)
+            self.all_iter_vars.append(new)
+            self.relations.append(Fuse(fused, iv, new))
+            p = self.leaf_iter_vars.index(fused)
+            self.leaf_iter_vars[p:p + 2] = [new]
+            self._move_attrs(fused, new)
+            self.kinds.pop(iv, None)
+            self.pragmas.pop(iv, None)
+            fused = new
+        self._record("fuse", tuple(iv.name for iv in ivs), {}, (fused.name,))
+        return fused
+
+    def reorder(self, *axes):
+        """Put the given leaf axes in this order, in the positions they occupy together."""
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        self._need_loops("reorder", "axes")
+        ivs = [self._leaf(a, "reorder", f"axes[{n}]") for n, a in enumerate(axes)]
+        self._reorder(ivs, "reorder")
+        self._record("reorder", tuple(iv.name for iv in ivs))
+
+    def _reorder(self, ivs, primitive):
+        seen = set()
+        for n, iv in enumerate(ivs):
+            if iv in seen:
+                raise self._err(primitive, f"axes[{n}]={iv.name}", f"axis {iv.name} is listed twice")
+            seen.add(iv)
+        slots = sorted(self.leaf_iter_vars.index(iv) for iv in ivs)
+        for slot, iv in zip(slots, ivs):
+            self.leaf_iter_vars[slot] = iv
+
+    # -- loop kinds --------------------------------------------------------------------------------
+    def _annotate(self, primitive, axis, kind):
+        self._need_loops(primitive, f"axis={getattr(axis, 'name', axis)}")
+        iv = self._leaf(axis, primitive, "axis")
+        if kind in ("parallel", "vectorized") and iv.kind == "reduce":
+            what = "the output would be updated by several threads at once" if kind == "parallel" \
+                else "lanes would accumulate into one element"
+            raise self._err(primitive, f"axis={iv.name}", f"{iv.name} is a reduction axis; {what}. "
+                            "Use rfactor-style splitting or reorder a data axis innermost instead")
+        if kind == "vectorized" and iv.extent > 256:
+            raise self._err(primitive, f"axis={iv.name}", f"extent {iv.extent} is too long to vectorize "
+                            "(at most 256 lanes); split it first")
+        old = self.kinds.get(iv)
+        if old is not None and old != kind:
+            raise self._err(primitive, f"axis={iv.name}", f"{iv.name} is already {old}")
+        self.kinds[iv] = kind
+        self._record(primitive, (iv.name,))
+        return iv
+
+    def vectorize(self, axis):
+        """Execute the axis as SIMD lanes (explicit vector IR where legal)."""
+        self._annotate("vectorize", axis, "vectorized")
+
+    def unroll(self, axis):
+        """Replicate the loop body once per iteration of the axis."""
+        self._annotate("unroll", axis, "unrolled")
+
+    def parallel(self, axis):
+        """Run iterations of the axis on all cores (OpenMP thread pool)."""
+        self._annotate("parallel", axis, "parallel")
+
+    def pragma(self, axis, key: str, value):
+        """Annotate a loop; `auto_unroll_max_step=n` unrolls the loops below whose total number of
+        iterations is at most n."""
+        self._need_loops("pragma", f"axis={getattr(axis, 'name', axis)}")
+        iv = self._leaf(axis, "pragma", "axis")
+        if key not in PRAGMAS:
+            raise self._err("pragma", f"key={key!r}", f"unknown pragma; known: {', '.join(PRAGMAS)}")
+        if not isinstance(value, Integral) or isinstance(value, bool) or value < 0:
+            raise self._err("pragma", f"value={value!r}", f"{key} takes a non-negative int")
+        self.pragmas[iv] = tuple(p for p in self.pragmas.get(iv, ()) if p[0] != key) + ((key, int(value)),)
+        self._record("pragma", (iv.name, key, int(value)))
+
+    # -- where the stage is computed ---------------------------------------------------------------
+    def compute_at(self, parent, axis):
+        """Compute this stage inside `parent`'s loop `axis`, only the region that iteration needs."""
+        sch = self.schedule
+        if self.is_placeholder:
+            raise self._err("compute_at", "self", "a placeholder (input) is not computed")
+        if self.is_output:
+            raise self._err("compute_at", "self", "an output stage cannot be computed at another stage")
+        target = sch._stage_arg(parent, "compute_at", "parent", self.name)
+        if target is self:
+            raise self._err("compute_at", f"parent={target.name}", "a stage cannot be computed at itself")
+        if target.attach == "inline":
+            raise self._err("compute_at", f"parent={target.name}", f"stage {target.name!r} is inlined and "
+                            "has no loops")
+        iv = target._leaf(axis, "compute_at", "axis")
+        readers = sch._effective_readers(self)
+        if target not in readers:
+            raise self._err("compute_at", f"parent={target.name}", f"stage {target.name!r} does not read "
+                            f"{self.name!r}; it is read by [{', '.join(r.name for r in readers)}]")
+        if len(readers) > 1:
+            raise self._err("compute_at", f"parent={target.name}", f"{self.name!r} is also read by "
+                            f"[{', '.join(r.name for r in readers if r is not target)}], which would not "
+                            "see values computed inside another stage's loop; use cache_read per reader")
+        self.attach, self.attach_stage, self.attach_ivar = "at", target, iv
+        self._record("compute_at", (target.name, iv.name))
+
+    def compute_inline(self):
+        """Substitute this stage's expression into every reader; it gets no loops or buffer."""
+        if self.is_placeholder:
+            raise self._err("compute_inline", "self", "a placeholder (input) cannot be inlined")
+        if self.is_output:
+            raise self._err("compute_inline", "self", "an output stage cannot be inlined")
+        if self.op.reduce_axis:
+            raise self._err("compute_inline", "self", "a reduction cannot be inlined into its readers")
+        attached = [st.name for st in self.schedule.stages if st.attach_stage is self and st.attach == "at"]
+        if attached:
+            raise self._err("compute_inline", "self", f"stages [{', '.join(attached)}] are computed at "
+                            "this stage's loops")
+        self.attach, self.attach_stage, self.attach_ivar = "inline", None, None
+        self._record("compute_inline")
+
+    def compute_root(self):
+        """Compute this stage at the top level, over its whole domain (the default)."""
+        if self.is_placeholder:
+            raise self._err("compute_root", "self", "a placeholder (input) is not computed")
+        self.attach, self.attach_stage, self.attach_ivar = "root", None, None
+        self._record("compute_root")
