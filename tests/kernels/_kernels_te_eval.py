@@ -127,3 +127,12 @@ def stages(out) -> list:
         order.append(t.op)
     visit(out)
     return order
+
+
+def assert_matches(got: np.ndarray, want: np.ndarray, rtol: float = 1e-4, atol: float = 1e-4):
+    """Same shape and dtype; integers exactly, floats within rtol/atol (fp32 defaults)."""
+    assert got.shape == want.shape, (got.shape, want.shape)
+    if want.dtype.kind in "iu":
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
