@@ -1,0 +1,801 @@
+"""Lowered `PrimFunc` -> textual LLVM IR.
+
+The IR is written as text (not through llvmlite.ir objects): it is several times faster to produce,
+and it gives direct control over what the optimizer needs to see — fast-math `contract` flags,
+`nsw` index arithmetic in i64, `noalias` parameters, loop metadata and the target attributes.
+
+Conventions
+- Loop counters and all index arithmetic are i64 (the IR's int32 loop variables are widened;
+  `FunctionEmitter.index` computes an integer expression in i64, `value` in its own dtype).
+- Entry function: `void @<name>(ptr noalias %a0, ..., i32 %nthreads)`; parallel loops are outlined
+  by `parallel.py`.
+- Select evaluates only the chosen side when a side loads (branch + phi for scalar conditions,
+  masked loads for vector conditions).
+"""
+from __future__ import annotations
+
+import re
+from math import prod
+
+from ..ir import dtype as dt
+from ..ir import expr as E
+from ..ir import stmt as S
+from .llvm_types import elem_size, literal, llvm_type, scalar_literal, storage_type, vec, vector_literal
+
+STACK_LIMIT = 64 * 1024      # Allocate up to this many bytes on the stack (entry-block alloca)
+UNROLL_LIMIT = 64            # "unrolled" loops with a constant extent up to this are unrolled here
+FP = "contract"              # fast-math flags on float arithmetic: fuse to FMA, never reassociate
+_INDEX_DTYPES = ("int32", "int64")
+
+
+class CodegenError(Exception):
+    """The lowered function uses something the LLVM code generator does not support."""
+
+
+class Val:
+    """An SSA value or literal: `ref` is its text, `ty` its LLVM type, `const` a Python int when the
+    value is a known scalar integer constant (used to fold index arithmetic)."""
+    __slots__ = ("ref", "ty", "const")
+
+    def __init__(self, ref: str, ty: str, const=None):
+        self.ref, self.ty, self.const = ref, ty, const
+
+    def __str__(self):
+        return f"{self.ty} {self.ref}"
+
+
+def i64(v: int) -> Val:
+    return Val(str(v), "i64", v)
+
+
+def sanitize(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return s if s and not s[0].isdigit() else "f_" + s
+
+
+def _lanes_of(ty: str) -> int:
+    return int(ty[1:ty.index(" x ")]) if ty.startswith("<") else 1
+
+
+def _scalar_of(ty: str) -> str:
+    return ty[ty.index(" x ") + 3:-1] if ty.startswith("<") else ty
+
+
+def _suffix(ty: str) -> str:
+    """Intrinsic name suffix of a type: float -> f32, <16 x float> -> v16f32."""
+    s = _scalar_of(ty)
+    t = {"float": "f32", "double": "f64", "ptr": "p0"}.get(s, s)
+    n = _lanes_of(ty)
+    return t if n == 1 else f"v{n}{t}"
+
+
+# ------------------------------------------------------------------------------------------------
+class ModuleEmitter:
+    """Collects functions, declarations and metadata of one LLVM module."""
+
+    def __init__(self, name: str, *, target_attrs: str, triple: str = "", datalayout: str = "",
+                 parallel_runtime: bool = True):
+        self.name = sanitize(name)
+        self.functions: list[str] = []
+        self.decls: dict[str, str] = {}
+        self.metadata: list[str] = []
+        self.parallel_runtime = parallel_runtime
+        self.target_attrs = target_attrs
+        self.triple, self.datalayout = triple, datalayout
+        self.n_outlined = 0
+        self._loop_md: dict[str, str] = {}
+
+    def declare(self, name: str, decl: str) -> str:
+        self.decls.setdefault(name, decl)
+        return name
+
+    def intrinsic(self, base: str, ret: str, args: list[str], suffix: str) -> str:
+        name = f"@llvm.{base}.{suffix}"
+        return self.declare(name, f"declare {ret} {name}({', '.join(args)})")
+
+    def loop_metadata(self, kind: str) -> str:
+        """A fresh `!llvm.loop` node (must be distinct per loop) with a hint for `kind`."""
+        hint = {"vectorized": '!{!"llvm.loop.vectorize.enable", i1 true}',
+                "unrolled": '!{!"llvm.loop.unroll.full"}'}.get(kind)
+        if hint is None:
+            return ""
+        if kind not in self._loop_md:
+            self._loop_md[kind] = f"!{len(self.metadata)}"
+            self.metadata.append(hint)
+        ref = f"!{len(self.metadata)}"
+        self.metadata.append(f"distinct !{{{ref}, {self._loop_md[kind]}}}")
+        return f", !llvm.loop {ref}"
+
+    def text(self) -> str:
+        out = [f'; ModuleID = "{self.name}"']
+        if self.triple:
+            out.append(f'target triple = "{self.triple}"')
+        if self.datalayout:
+            out.append(f'target datalayout = "{self.datalayout}"')
+        out.append("")
+        out.extend(self.functions)
+        out.extend(self.decls.values())
+        out.append(f"attributes #0 = {{ nounwind {self.target_attrs} }}")
+        out.extend(f"!{i} = {m}" for i, m in enumerate(self.metadata))
+        return "\n".join(out) + "\n"
+
+
+class FunctionEmitter:
+    """Emits one LLVM function: a basic-block builder plus the IR expression/statement visitors."""
+
+    def __init__(self, mod: ModuleEmitter, name: str, params: list[tuple[str, str]], *,
+                 linkage: str = "", in_parallel: bool = False, nthreads: Val | None = None):
+        self.mod = mod
+        self.name = name
+        self.header = (f"define {linkage}void @{name}("
+                       + ", ".join(f"{ty} {ref}" for ty, ref in params) + ") #0 {")
+        self.allocas: list[str] = []
+        self.blocks: list[tuple[str, list[str]]] = []
+        self.n = 0
+        self.env: dict = {}        # Var -> Val (i64)
+        self.bufs: dict = {}       # Buffer -> Val (ptr)
+        self.mask: Val | None = None   # vector lane mask while emitting one side of a vector Select
+        self.in_parallel = in_parallel
+        self.nthreads = nthreads
+        self._pure: dict[int, bool] = {}
+        self.new_block("entry")
+
+    # -- builder --------------------------------------------------------------------------------
+    def tmp(self) -> str:
+        self.n += 1
+        return f"%v{self.n}"
+
+    def new_label(self, hint: str) -> str:
+        self.n += 1
+        return f"{hint}{self.n}"
+
+    def new_block(self, label: str) -> str:
+        self.blocks.append((label, []))
+        self.cur = self.blocks[-1][1]
+        self.cur_label = label
+        return label
+
+    def emit(self, line: str):
+        self.cur.append(line)
+
+    def op(self, text: str, ty: str) -> Val:
+        r = self.tmp()
+        self.cur.append(f"{r} = {text}")
+        return Val(r, ty)
+
+    def br(self, label: str, md: str = ""):
+        self.cur.append(f"br label %{label}{md}")
+
+    def cbr(self, cond: Val, t: str, f: str):
+        self.cur.append(f"br i1 {cond.ref}, label %{t}, label %{f}")
+
+    def alloca(self, ty: str, align: int) -> Val:
+        r = self.tmp()
+        self.allocas.append(f"{r} = alloca {ty}, align {align}")
+        return Val(r, "ptr")
+
+    def call(self, fn: str, ret: str, args: list[Val]) -> Val | None:
+        a = ", ".join(str(x) for x in args)
+        if ret == "void":
+            self.emit(f"call void {fn}({a})")
+            return None
+        return self.op(f"call {ret} {fn}({a})", ret)
+
+    def finish(self) -> str:
+        self.emit("ret void")
+        lines = [self.header]
+        for i, (label, body) in enumerate(self.blocks):
+            lines.append(f"{label}:")
+            if i == 0:
+                lines.extend("  " + a for a in self.allocas)
+            lines.extend("  " + x for x in body)
+        lines.append("}")
+        text = "\n".join(lines) + "\n"
+        self.mod.functions.append(text)
+        return text
+
+    # -- small value helpers ----------------------------------------------------------------------
+    def splat(self, v: Val, lanes: int) -> Val:
+        if lanes == 1:
+            return v
+        vt = vec(v.ty, lanes)
+        if v.const is not None or v.ref in ("true", "false") or v.ref.startswith("0x"):
+            return Val("<" + ", ".join([f"{v.ty} {v.ref}"] * lanes) + ">", vt)
+        a = self.op(f"insertelement {vt} poison, {v}, i64 0", vt)
+        return self.op(f"shufflevector {vt} {a.ref}, {vt} poison, <{lanes} x i32> zeroinitializer", vt)
+
+    def const_like(self, value, ty: str) -> Val:
+        s = _scalar_of(ty)
+        base = {"float": "float32", "double": "float64", "i1": "bool", "i8": "int8", "i16": "int16",
+                "i32": "int32", "i64": "int64"}[s]
+        n = _lanes_of(ty)
+        return Val(literal(value, dt.with_lanes(base, n)), ty, int(value) if s == "i64" and n == 1 else None)
+
+    def select(self, c: Val, a: Val, b: Val) -> Val:
+        if a.ref == b.ref:
+            return a
+        return self.op(f"select {c.ty} {c.ref}, {a}, {b}", a.ty)
+
+    def icmp(self, pred: str, a: Val, b: Val) -> Val:
+        return self.op(f"icmp {pred} {a}, {b.ref}", vec("i1", _lanes_of(a.ty)))
+
+    def binop(self, opname: str, a: Val, b: Val, flags: str = "") -> Val:
+        f = f" {flags}" if flags else ""
+        return self.op(f"{opname}{f} {a}, {b.ref}", a.ty)
+
+    # -- integer arithmetic with constant folding (index mode) ----------------------------------
+    def iadd(self, a: Val, b: Val) -> Val:
+        if a.const is not None and b.const is not None:
+            return i64(a.const + b.const)
+        if a.const == 0:
+            return b
+        if b.const == 0:
+            return a
+        return self.binop("add", a, b, "nsw")
+
+    def isub(self, a: Val, b: Val) -> Val:
+        if a.const is not None and b.const is not None:
+            return i64(a.const - b.const)
+        if b.const == 0:
+            return a
+        return self.binop("sub", a, b, "nsw")
+
+    def imul(self, a: Val, b: Val) -> Val:
+        if a.const is not None and b.const is not None:
+            return i64(a.const * b.const)
+        if a.const == 1 or b.const == 0:
+            return b
+        if b.const == 1 or a.const == 0:
+            return a
+        return self.binop("mul", a, b, "nsw")
+
+    def imin(self, a: Val, b: Val, signed=True, is_max=False) -> Val:
+        if a.const is not None and b.const is not None:
+            return i64(max(a.const, b.const) if is_max else min(a.const, b.const))
+        pred = ("s" if signed else "u") + ("gt" if is_max else "lt")
+        return self.select(self.icmp(pred, a, b), a, b)
+
+    def floordiv(self, a: Val, b: Val, *, mod: bool, signed: bool, nsw: bool = False) -> Val:
+        """Python // and % (floor toward -inf, % takes the divisor's sign); x // 0 == x % 0 == 0
+        and INT_MIN // -1 wraps, as numpy does — never a trap."""
+        if a.const is not None and b.const is not None and a.ty == "i64":
+            if b.const == 0:
+                return i64(0)
+            return i64(a.const % b.const if mod else a.const // b.const)
+        zero, one = self.const_like(0, a.ty), self.const_like(1, a.ty)
+        flags = "nsw" if nsw else ""
+        if not signed:
+            bz = self.icmp("eq", b, zero)
+            safe = self.select(bz, one, b)
+            r = self.binop("urem" if mod else "udiv", a, safe)
+            return self.select(bz, zero, r)
+        c = b.const if b.const is not None else _splat_int(b.ref)
+        if c is not None:
+            if c == 0:
+                return zero
+            if c == -1:
+                return zero if mod else self.binop("sub", zero, a, flags)
+            q = self.binop("sdiv", a, b)
+            r = self.binop("srem", a, b)
+            wrong = self.icmp("slt" if c > 0 else "sgt", r, zero)
+            if mod:
+                return self.select(wrong, self.binop("add", r, b, flags), r)
+            return self.select(wrong, self.binop("sub", q, one, flags), q)
+        minus1 = self.const_like(-1, a.ty)
+        bz, bm1 = self.icmp("eq", b, zero), self.icmp("eq", b, minus1)
+        bad = self.binop("or", bz, bm1)
+        safe = self.select(bad, one, b)
+        q, r = self.binop("sdiv", a, safe), self.binop("srem", a, safe)
+        nz = self.icmp("ne", r, zero)
+        signs = self.icmp("slt", self.binop("xor", r, safe), zero)
+        wrong = self.binop("and", nz, signs)
+        if mod:
+            r = self.select(wrong, self.binop("add", r, safe), r)
+            return self.select(bad, zero, r)
+        q = self.select(wrong, self.binop("sub", q, one), q)
+        q = self.select(bm1, self.binop("sub", zero, a), q)
+        return self.select(bz, zero, q)
+
+    # -- expressions: index mode ------------------------------------------------------------------
+    def is_index(self, e) -> bool:
+        """True if `e` is an int32/int64 expression of loop variables and constants only, which is
+        then computed in i64 (what addresses need) rather than in its own width."""
+        k = id(e)
+        r = self._pure.get(k)
+        if r is None:
+            r = self._pure[k] = self._is_index(e)
+        return r
+
+    def _is_index(self, e) -> bool:
+        if dt.base(e.dtype) not in _INDEX_DTYPES:
+            return False
+        t = type(e)
+        if t is E.Var or t is E.Const:
+            return True
+        if t in (E.Add, E.Sub, E.Mul, E.FloorDiv, E.FloorMod, E.Min, E.Max):
+            return self.is_index(e.a) and self.is_index(e.b)
+        if t is E.Ramp:
+            return self.is_index(e.base)
+        if t is E.Broadcast or t is E.Cast:
+            return self.is_index(e.value)
+        return False
+
+    def index(self, e) -> Val:
+        """Integer expression `e` computed in i64 (or <n x i64>)."""
+        t = type(e)
+        if t is E.Const:
+            return i64(int(e.value))
+        if t is E.Var:
+            v = self.env.get(e)
+            if v is None:
+                raise CodegenError(f"unbound variable {e.name!r} (not a loop variable in scope)")
+            return v
+        if not self.is_index(e):
+            v = self.value(e)
+            if v.ty.startswith("<") or v.ty != "i64":
+                n = _lanes_of(v.ty)
+                if _scalar_of(v.ty) != "i64":
+                    ext = "zext" if dt.base(e.dtype) in ("uint8", "bool") else "sext"
+                    v = self.op(f"{ext} {v} to {vec('i64', n)}", vec("i64", n))
+            return v
+        if t is E.Add:
+            return self.iadd(self.index(e.a), self.index(e.b))
+        if t is E.Sub:
+            return self.isub(self.index(e.a), self.index(e.b))
+        if t is E.Mul:
+            return self.imul(self.index(e.a), self.index(e.b))
+        if t is E.FloorDiv or t is E.FloorMod:
+            return self.floordiv(self.index(e.a), self.index(e.b), mod=t is E.FloorMod, signed=True,
+                                 nsw=True)
+        if t is E.Min or t is E.Max:
+            return self.imin(self.index(e.a), self.index(e.b), is_max=t is E.Max)
+        if t is E.Cast:
+            return self.index(e.value)
+        if t is E.Broadcast:
+            return self.splat(self.index(e.value), e.lanes)
+        if t is E.Ramp:
+            base = self.splat(self.index(e.base), e.lanes)
+            steps = Val(vector_literal([i * e.stride for i in range(e.lanes)], "int64"), base.ty)
+            return self.binop("add", base, steps, "nsw")
+        raise CodegenError(f"cannot compute {t.__name__} as an index")
+
+    # -- expressions: value mode ------------------------------------------------------------------
+    def value(self, e) -> Val:
+        t = type(e)
+        if t is E.Const:
+            return Val(literal(e.value, e.dtype), llvm_type(e.dtype))
+        if self.is_index(e):
+            v = self.index(e)
+            if dt.base(e.dtype) == "int32":
+                ty = llvm_type(e.dtype)
+                if v.const is not None:
+                    return Val(scalar_literal(v.const, "int32"), ty)
+                return self.op(f"trunc {v} to {ty}", ty)
+            return v
+        fn = _VALUE.get(t)
+        if fn is None:
+            raise CodegenError(f"the LLVM code generator does not support {t.__name__} "
+                               f"(`{e}`); was the function lowered?")
+        return fn(self, e)
+
+    def _arith(self, e) -> Val:
+        a, b = self.value(e.a), self.value(e.b)
+        t = type(e)
+        if dt.is_float(e.dtype):
+            return self.binop(_FOP[t], a, b, FP)
+        if t is E.FloorDiv or t is E.FloorMod:
+            return self.floordiv(a, b, mod=t is E.FloorMod, signed=dt.is_signed(e.dtype))
+        if t is E.Div:
+            raise CodegenError(f"integer `/` in `{e}`")
+        return self.binop(_IOP[t], a, b)
+
+    def _minmax(self, e) -> Val:
+        a, b = self.value(e.a), self.value(e.b)
+        is_max = type(e) is E.Max
+        if dt.is_float(e.dtype):
+            c = self.op(f"fcmp {'ogt' if is_max else 'olt'} {a}, {b.ref}", vec("i1", _lanes_of(a.ty)))
+            return self.select(c, a, b)
+        signed = dt.is_signed(e.dtype)
+        return self.select(self.icmp(("s" if signed else "u") + ("gt" if is_max else "lt"), a, b), a, b)
+
+    def _cmp(self, e) -> Val:
+        t = type(e)
+        if self.is_index(e.a) and self.is_index(e.b):
+            a, b = self.index(e.a), self.index(e.b)
+            if a.const is not None and b.const is not None:
+                return Val("true" if _PYCMP[t](a.const, b.const) else "false", "i1")
+            return self.icmp(_ICMP[t][0], a, b)
+        a, b = self.value(e.a), self.value(e.b)
+        if dt.is_float(e.a.dtype):
+            return self.op(f"fcmp {_FCMP[t]} {a}, {b.ref}", llvm_type(e.dtype))
+        pred = _ICMP[t][0 if dt.is_signed(e.a.dtype) else 1]
+        return self.icmp(pred, a, b)
+
+    def _logic(self, e) -> Val:
+        return self.binop("and" if type(e) is E.And else "or", self.value(e.a), self.value(e.b))
+
+    def _not(self, e) -> Val:
+        a = self.value(e.a)
+        return self.binop("xor", a, self.const_like(1, a.ty))
+
+    def _select(self, e) -> Val:
+        if not (_has_load(e.t) or _has_load(e.f)):
+            return self.select(self.value(e.cond), self.value(e.t), self.value(e.f))
+        cond = e.cond
+        if dt.lanes(cond.dtype) > 1 and type(cond) is E.Broadcast:
+            cond = cond.value
+        if dt.lanes(cond.dtype) == 1:
+            # branch so that only the chosen side is evaluated (its loads may be out of bounds)
+            c = self.value(cond)
+            lt, lf, lm = self.new_label("sel_t"), self.new_label("sel_f"), self.new_label("sel_end")
+            self.cbr(c, lt, lf)
+            self.new_block(lt)
+            vt = self.value(e.t)
+            end_t = self.cur_label
+            self.br(lm)
+            self.new_block(lf)
+            vf = self.value(e.f)
+            end_f = self.cur_label
+            self.br(lm)
+            self.new_block(lm)
+            return self.op(f"phi {vt.ty} [ {vt.ref}, %{end_t} ], [ {vf.ref}, %{end_f} ]", vt.ty)
+        # vector condition: evaluate both sides with their loads masked by the lanes that use them
+        c = self.value(cond)
+        outer = self.mask
+        notc = self.binop("xor", c, self.const_like(1, c.ty))
+        self.mask = c if outer is None else self.binop("and", outer, c)
+        vt = self.value(e.t)
+        self.mask = notc if outer is None else self.binop("and", outer, notc)
+        vf = self.value(e.f)
+        self.mask = outer
+        return self.select(c, vt, vf)
+
+    def _cast(self, e) -> Val:
+        src, dst = dt.base(e.value.dtype), dt.base(e.dtype)
+        v = self.value(e.value)
+        if src == dst:
+            return v
+        n = dt.lanes(e.dtype)
+        ty = llvm_type(e.dtype)
+        if dst == "bool":
+            if dt.is_float(src):
+                return self.op(f"fcmp une {v}, {self.const_like(0, v.ty).ref}", ty)
+            return self.icmp("ne", v, self.const_like(0, v.ty))
+        if dt.is_float(dst):
+            if dt.is_float(src):
+                return self.op(f"{'fpext' if dt.bits(dst) > dt.bits(src) else 'fptrunc'} {v} to {ty}", ty)
+            conv = "sitofp" if dt.is_signed(src) else "uitofp"
+            return self.op(f"{conv} {v} to {ty}", ty)
+        if dt.is_float(src):
+            # numpy's astype: truncate toward zero through (at least) int32, then wrap to the width
+            wide = vec("i64" if dt.bits(dst) == 64 else "i32", n)
+            r = self.op(f"fptosi {v} to {wide}", wide)
+            return r if wide == ty else self.op(f"trunc {r} to {ty}", ty)
+        sb, db = dt.bits(src), dt.bits(dst)
+        if sb == db:
+            return Val(v.ref, ty)
+        if db < sb:
+            return self.op(f"trunc {v} to {ty}", ty)
+        ext = "sext" if dt.is_signed(src) else "zext"
+        return self.op(f"{ext} {v} to {ty}", ty)
+
+    def _call(self, e) -> Val:
+        if len(e.args) != 1:
+            raise CodegenError(f"{e.name} takes one argument, got {len(e.args)}")
+        x = self.value(e.args[0])
+        if not dt.is_float(e.args[0].dtype):
+            if e.name == "abs":
+                if not dt.is_signed(e.args[0].dtype):
+                    return x
+                fn = self.mod.intrinsic("abs", x.ty, [x.ty, "i1"], _suffix(x.ty))
+                return self.call(fn, x.ty, [x, Val("false", "i1")])
+            raise CodegenError(f"{e.name} of an integer ({e}); cast to a float first")
+        if e.name == "sigmoid":
+            neg = self.op(f"fneg {x}", x.ty)
+            ex = self._math("exp", neg)
+            one = self.const_like(1.0, x.ty)
+            den = self.binop("fadd", one, ex, FP)
+            return self.binop("fdiv", one, den, FP)
+        name = {"exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh", "abs": "fabs"}.get(e.name)
+        if name is None:
+            raise CodegenError(f"unknown intrinsic call {e.name!r}")
+        return self._math(name, x)
+
+    def _math(self, name: str, x: Val) -> Val:
+        fn = self.mod.intrinsic(name, x.ty, [x.ty], _suffix(x.ty))
+        return self.call(fn, x.ty, [x])
+
+    def _ramp_value(self, e) -> Val:
+        # a Ramp of a non-index integer type (e.g. int8): splat + constant steps in that type
+        base = self.splat(self.value(e.base), e.lanes)
+        steps = Val(vector_literal([i * e.stride for i in range(e.lanes)], dt.base(e.dtype)), base.ty)
+        return self.binop("add", base, steps)
+
+    def _broadcast(self, e) -> Val:
+        if type(e.value) is E.Const:
+            return Val(literal(e.value.value, e.dtype), llvm_type(e.dtype))
+        return self.splat(self.value(e.value), e.lanes)
+
+    # -- memory ---------------------------------------------------------------------------------
+    def buffer_ptr(self, buf) -> Val:
+        p = self.bufs.get(buf)
+        if p is None:
+            raise CodegenError(f"buffer {buf.name!r} is neither a parameter nor allocated in scope")
+        return p
+
+    def _address(self, buf, indices):
+        """-> (kind, x): ('scalar', ptr) | ('contig', ptr) | ('bcast', ptr) | ('gather', <n x ptr>)."""
+        if len(indices) != 1:
+            raise CodegenError(f"access to {buf.name} has {len(indices)} indices; expected one flat "
+                               "index (run storage flattening first)")
+        idx = indices[0]
+        base = self.buffer_ptr(buf)
+        st = storage_type(dt.base(buf.dtype))
+        lanes = dt.lanes(idx.dtype)
+        if lanes == 1:
+            return "scalar", self.gep(st, base, self.index(idx))
+        dec = _decompose(idx)
+        if dec is not None and dec[1] in (0, 1):
+            kind = "bcast" if dec[1] == 0 else "contig"
+            return kind, self.gep(st, base, self.index(dec[0]))
+        iv = self.index(idx)
+        ty = vec("ptr", lanes)
+        return "gather", self.op(f"getelementptr inbounds {st}, ptr {base.ref}, {iv}", ty)
+
+    def gep(self, st: str, base: Val, i: Val) -> Val:
+        if i.const == 0:
+            return base
+        return self.op(f"getelementptr inbounds {st}, ptr {base.ref}, {i}", "ptr")
+
+    def _load(self, e) -> Val:
+        buf = e.buffer
+        b = dt.base(buf.dtype)
+        st, al = storage_type(b), elem_size(b)
+        kind, p = self._address(buf, e.indices)
+        lanes = dt.lanes(e.dtype)
+        vt = vec(st, lanes)
+        mask = self.mask if lanes > 1 else None
+        if kind == "scalar" or kind == "bcast":
+            if self.mask is not None:
+                v = self._guarded_scalar_load(st, p, al)
+            else:
+                v = self.op(f"load {st}, ptr {p.ref}, align {al}", st)
+            v = self.splat(v, lanes) if kind == "bcast" else v
+        elif kind == "contig":
+            if mask is not None:
+                fn = self.mod.intrinsic("masked.load", vt, ["ptr", "i32", mask.ty, vt], f"{_suffix(vt)}.p0")
+                v = self.call(fn, vt, [Val(p.ref, "ptr"), Val(str(al), "i32"), mask, Val("zeroinitializer", vt)])
+            else:
+                v = self.op(f"load {vt}, ptr {p.ref}, align {al}", vt)
+        else:
+            m = mask if mask is not None else Val(literal(True, dt.with_lanes("bool", lanes)), vec("i1", lanes))
+            fn = self.mod.intrinsic("masked.gather", vt, [p.ty, "i32", m.ty, vt], f"{_suffix(vt)}.{_suffix(p.ty)}")
+            v = self.call(fn, vt, [p, Val(str(al), "i32"), m, Val("zeroinitializer", vt)])
+        if b == "bool":
+            v = self.icmp("ne", v, self.const_like(0, v.ty))
+        return v
+
+    def _guarded_scalar_load(self, st: str, p: Val, al: int) -> Val:
+        """A scalar load under a vector mask: done only if some lane is active."""
+        fn = self.mod.intrinsic("vector.reduce.or", "i1", [self.mask.ty], _suffix(self.mask.ty))
+        anyv = self.call(fn, "i1", [self.mask])
+        ll, lm = self.new_label("ld"), self.new_label("ld_end")
+        pre = self.cur_label
+        self.cbr(anyv, ll, lm)
+        self.new_block(ll)
+        v = self.op(f"load {st}, ptr {p.ref}, align {al}", st)
+        self.br(lm)
+        self.new_block(lm)
+        zero = self.const_like(0, st)
+        return self.op(f"phi {st} [ {v.ref}, %{ll} ], [ {zero.ref}, %{pre} ]", st)
+
+    def store(self, s: S.BufferStore):
+        buf = s.buffer
+        b = dt.base(buf.dtype)
+        st, al = storage_type(b), elem_size(b)
+        v = self.value(s.value)
+        kind, p = self._address(buf, s.indices)
+        lanes = dt.lanes(s.indices[0].dtype) if s.indices else 1
+        if _lanes_of(v.ty) != lanes:
+            if _lanes_of(v.ty) == 1:
+                v = self.splat(v, lanes)
+            else:
+                raise CodegenError(f"store to {buf.name}: {_lanes_of(v.ty)}-lane value, {lanes}-lane index")
+        if b == "bool":
+            v = self.op(f"zext {v} to {vec('i8', lanes)}", vec("i8", lanes))
+        if kind == "scalar":
+            self.emit(f"store {v}, ptr {p.ref}, align {al}")
+        elif kind == "contig":
+            self.emit(f"store {v}, ptr {p.ref}, align {al}")
+        elif kind == "bcast":      # every lane writes one address: the last lane wins
+            last = self.op(f"extractelement {v}, i64 {lanes - 1}", st)
+            self.emit(f"store {last}, ptr {p.ref}, align {al}")
+        else:
+            m = Val(literal(True, dt.with_lanes("bool", lanes)), vec("i1", lanes))
+            fn = self.mod.intrinsic("masked.scatter", "void", [v.ty, p.ty, "i32", m.ty],
+                                    f"{_suffix(v.ty)}.{_suffix(p.ty)}")
+            self.call(fn, "void", [v, p, Val(str(al), "i32"), m])
+
+    # -- statements -----------------------------------------------------------------------------
+    def stmt(self, s):
+        t = type(s)
+        if t is S.SeqStmt:
+            for x in s.stmts:
+                self.stmt(x)
+        elif t is S.BufferStore:
+            self.store(s)
+        elif t is S.For:
+            self.loop(s)
+        elif t is S.IfThenElse:
+            self.if_then_else(s)
+        elif t is S.Allocate:
+            self.allocate(s)
+        elif t is S.Evaluate:
+            pass
+        else:
+            raise CodegenError(f"the LLVM code generator does not support the statement {t.__name__}")
+
+    def if_then_else(self, s: S.IfThenElse):
+        if dt.lanes(s.cond.dtype) != 1:
+            raise CodegenError(f"IfThenElse needs a scalar condition, got {s.cond.dtype}")
+        c = self.value(s.cond)
+        if c.ref in ("true", "false"):
+            branch = s.then_case if c.ref == "true" else s.else_case
+            if branch is not None:
+                self.stmt(branch)
+            return
+        lt, lm = self.new_label("then"), self.new_label("endif")
+        lf = self.new_label("else") if s.else_case is not None else lm
+        self.cbr(c, lt, lf)
+        self.new_block(lt)
+        self.stmt(s.then_case)
+        self.br(lm)
+        if s.else_case is not None:
+            self.new_block(lf)
+            self.stmt(s.else_case)
+            self.br(lm)
+        self.new_block(lm)
+
+    def loop(self, s: S.For):
+        if s.kind == "parallel" and not self.in_parallel and self.mod.parallel_runtime:
+            from .parallel import emit_parallel_for
+            return emit_parallel_for(self, s)
+        lo, ext = self.index(s.min), self.index(s.extent)
+        if s.kind == "unrolled" and lo.const is not None and ext.const is not None \
+                and ext.const <= UNROLL_LIMIT:
+            for k in range(ext.const):
+                self.env[s.var] = i64(lo.const + k)
+                self.stmt(s.body)
+            self.env.pop(s.var, None)
+            return
+        self.serial_loop(s.var, lo, self.iadd(lo, ext), s.body, s.kind)
+
+    def serial_loop(self, var, lo: Val, hi: Val, body, kind: str = "serial"):
+        """for var in [lo, hi): body — an i64 counter; the phi is patched once the latch is known."""
+        lh, lb, lx = self.new_label("for"), self.new_label("body"), self.new_label("endfor")
+        pre = self.cur_label
+        self.br(lh)
+        self.new_block(lh)
+        i = self.tmp()
+        header = self.cur
+        header.append(None)           # the phi, filled in below
+        c = self.icmp("slt", Val(i, "i64"), hi)
+        self.cbr(c, lb, lx)
+        self.new_block(lb)
+        saved = self.env.get(var)
+        self.env[var] = Val(i, "i64")
+        self.stmt(body)
+        nxt = self.binop("add", Val(i, "i64"), i64(1), "nuw nsw")
+        latch = self.cur_label
+        self.br(lh, self.mod.loop_metadata(kind))
+        header[0] = f"{i} = phi i64 [ {lo.ref}, %{pre} ], [ {nxt.ref}, %{latch} ]"
+        if saved is None:
+            self.env.pop(var, None)
+        else:
+            self.env[var] = saved
+        self.new_block(lx)
+
+    def allocate(self, s: S.Allocate):
+        buf = s.buffer
+        size = prod(int(getattr(x, "value", x)) for x in buf.shape)
+        st = storage_type(dt.base(buf.dtype))
+        nbytes = max(1, size * elem_size(buf.dtype))
+        saved = self.bufs.get(buf)
+        heap = nbytes > STACK_LIMIT
+        if heap:
+            alloc = self.mod.declare("@aligned_alloc", "declare noalias ptr @aligned_alloc(i64, i64)")
+            p = self.call(alloc, "ptr", [i64(64), i64((nbytes + 63) // 64 * 64)])
+        else:
+            p = self.alloca(f"[{max(1, size)} x {st}]", 64)
+        self.bufs[buf] = p
+        self.stmt(s.body)
+        if heap:
+            free = self.mod.declare("@free", "declare void @free(ptr)")
+            self.call(free, "void", [p])
+        if saved is None:
+            self.bufs.pop(buf, None)
+        else:
+            self.bufs[buf] = saved
+
+
+_FOP = {E.Add: "fadd", E.Sub: "fsub", E.Mul: "fmul", E.Div: "fdiv"}
+_IOP = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}
+_ICMP = {E.LT: ("slt", "ult"), E.LE: ("sle", "ule"), E.GT: ("sgt", "ugt"), E.GE: ("sge", "uge"),
+         E.EQ: ("eq", "eq"), E.NE: ("ne", "ne")}
+_FCMP = {E.LT: "olt", E.LE: "ole", E.GT: "ogt", E.GE: "oge", E.EQ: "oeq", E.NE: "une"}
+_PYCMP = {E.LT: lambda a, b: a < b, E.LE: lambda a, b: a <= b, E.GT: lambda a, b: a > b,
+          E.GE: lambda a, b: a >= b, E.EQ: lambda a, b: a == b, E.NE: lambda a, b: a != b}
+_VALUE = {E.Add: FunctionEmitter._arith, E.Sub: FunctionEmitter._arith, E.Mul: FunctionEmitter._arith,
+          E.Div: FunctionEmitter._arith, E.FloorDiv: FunctionEmitter._arith,
+          E.FloorMod: FunctionEmitter._arith, E.Min: FunctionEmitter._minmax,
+          E.Max: FunctionEmitter._minmax, E.And: FunctionEmitter._logic, E.Or: FunctionEmitter._logic,
+          E.Not: FunctionEmitter._not, E.Select: FunctionEmitter._select, E.Cast: FunctionEmitter._cast,
+          E.Call: FunctionEmitter._call, E.BufferLoad: FunctionEmitter._load,
+          E.Ramp: FunctionEmitter._ramp_value, E.Broadcast: FunctionEmitter._broadcast}
+_VALUE.update({c: FunctionEmitter._cmp for c in _ICMP})
+
+
+def _splat_int(ref: str):
+    """The integer of a splat vector literal like '<4 x i32> <i32 3, ...>' text, else None."""
+    if not ref.startswith("<"):
+        if ref == "zeroinitializer":
+            return 0
+        try:
+            return int(ref)
+        except ValueError:
+            return None
+    parts = {p.strip().split(" ")[-1] for p in ref[1:-1].split(",")}
+    if len(parts) == 1:
+        try:
+            return int(parts.pop())
+        except ValueError:
+            return None
+    return None
+
+
+def _has_load(e) -> bool:
+    found = []
+
+    def visit(n):
+        if type(n) is E.BufferLoad:
+            found.append(n)
+    from ..ir.visitor import walk
+    walk(e, visit)
+    return bool(found)
+
+
+def _decompose(e):
+    """A vector index as (scalar base expression, constant stride), or None if it is not affine
+    in the lane number."""
+    t = type(e)
+    if t is E.Ramp:
+        return e.base, e.stride
+    if t is E.Broadcast:
+        return e.value, 0
+    if t is E.Add or t is E.Sub:
+        x, y = _decompose(e.a), _decompose(e.b)
+        if x is None or y is None:
+            return None
+        return t(x[0], y[0]), (x[1] + y[1] if t is E.Add else x[1] - y[1])
+    if t is E.Mul:
+        for v, c in ((e.a, e.b), (e.b, e.a)):
+            if type(c) is E.Broadcast and type(c.value) is E.Const:
+                x = _decompose(v)
+                if x is not None:
+                    return E.Mul(x[0], c.value), x[1] * int(c.value.value)
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+def emit_module(func: S.PrimFunc, *, target_attrs: str, triple: str = "", datalayout: str = "",
+                parallel_runtime: bool = True) -> tuple[str, str]:
+    """-> (LLVM IR text, name of the entry function)."""
+    mod = ModuleEmitter(func.name, target_attrs=target_attrs, triple=triple, datalayout=datalayout,
+                        parallel_runtime=parallel_runtime)
+    params = [("ptr noalias", f"%a{i}") for i in range(len(func.params))] + [("i32", "%nthreads")]
+    fe = FunctionEmitter(mod, mod.name, params, nthreads=Val("%nthreads", "i32"))
+    for i, b in enumerate(func.params):
+        fe.bufs[b] = Val(f"%a{i}", "ptr")
+    fe.stmt(func.body)
+    fe.finish()
+    return mod.text(), mod.name

@@ -1,0 +1,162 @@
+"""JIT engine: one host target machine and one ORC LLJIT per process; a `CodeLibrary` per kernel.
+
+Lifecycle (like numba's CodeLibrary): `lib = CodeLibrary(name); lib.add_ir(text); lib.finalize()`
+(parse, verify, optimize at O3 with loop and SLP vectorization, JIT-link) then `lib.address(sym)`.
+The library owns the ORC resource tracker, so the machine code lives exactly as long as the library.
+`.llvm_ir` is the optimized IR; `.asm` is produced on first access (it costs a second code
+generation, which builds should not pay).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import itertools
+import os
+import threading
+import time
+from functools import lru_cache
+
+import llvmlite.binding as llvm
+
+_lock = threading.Lock()
+_counter = itertools.count()
+
+
+@lru_cache(maxsize=None)
+def _init():
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()
+    return True
+
+
+@lru_cache(maxsize=None)
+def target_machine():
+    """The host target machine (real CPU name and features, opt level 3), created once."""
+    _init()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(cpu=host_cpu(), features=host_features(), opt=3,
+                                        reloc="default", codemodel="jitdefault", jit=True)
+
+
+@lru_cache(maxsize=None)
+def host_cpu() -> str:
+    _init()
+    return llvm.get_host_cpu_name()
+
+
+@lru_cache(maxsize=None)
+def host_features() -> str:
+    _init()
+    return llvm.get_host_cpu_features().flatten()
+
+
+@lru_cache(maxsize=None)
+def target_attrs() -> str:
+    """Function attributes telling the optimizer about the host (512-bit vectors are legal and
+    preferred where AVX-512 exists: explicit <16 x float> code must not be split)."""
+    attrs = f'"target-cpu"="{host_cpu()}" "target-features"="{host_features()}"'
+    if "+avx512f" in host_features():
+        attrs += ' "prefer-vector-width"="512" "min-legal-vector-width"="512"'
+    return attrs
+
+
+@lru_cache(maxsize=None)
+def triple_and_layout() -> tuple[str, str]:
+    return llvm.get_process_triple(), str(target_machine().target_data)
+
+
+@lru_cache(maxsize=None)
+def _jit():
+    _init()
+    return llvm.create_lljit_compiler(target_machine())
+
+
+@lru_cache(maxsize=None)
+def gomp_library() -> str | None:
+    """Load libgomp into the process (its symbols then resolve in JIT code); None if absent."""
+    _init()
+    names = [ctypes.util.find_library("gomp"), "libgomp.so.1", "libgomp.so",
+             "/usr/lib/x86_64-linux-gnu/libgomp.so.1", "/usr/lib64/libgomp.so.1", "/usr/lib/libgomp.so.1"]
+    for name in names:
+        if not name:
+            continue
+        try:
+            llvm.load_library_permanently(name)
+            ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL)
+            return name
+        except (RuntimeError, OSError):
+            continue
+    return None
+
+
+def _pass_builder(speed: int = 3):
+    pto = llvm.create_pipeline_tuning_options(speed_level=speed)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pto.loop_unrolling = True
+    pto.loop_interleaving = True
+    return llvm.create_pass_builder(target_machine(), pto)
+
+
+class CodeLibrary:
+    """One JIT-compiled LLVM module. add_ir (any number) -> finalize() -> address(name)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._ir: list[str] = []
+        self._tracker = None
+        self._asm = None
+        self.llvm_ir: str | None = None
+        self.timings: dict[str, float] = {}
+
+    def add_ir(self, text: str) -> "CodeLibrary":
+        if self._tracker is not None:
+            raise RuntimeError("library already finalized")
+        self._ir.append(text)
+        return self
+
+    def finalize(self, exports: list[str], opt: int = 3) -> "CodeLibrary":
+        t0 = time.perf_counter()
+        mod = None
+        for text in self._ir:
+            m = llvm.parse_assembly(text)
+            if mod is None:
+                mod = m
+            else:
+                mod.link_in(m)
+        triple, layout = triple_and_layout()
+        mod.triple, mod.data_layout = triple, layout
+        mod.verify()
+        t1 = time.perf_counter()
+        if opt:
+            with _lock:
+                pb = _pass_builder(opt)
+                pb.getModulePassManager().run(mod, pb)
+        mod.verify()
+        t2 = time.perf_counter()
+        self.llvm_ir = str(mod)
+        builder = llvm.JITLibraryBuilder().add_ir(self.llvm_ir).add_current_process()
+        for e in exports:
+            builder.export_symbol(e)
+        with _lock:
+            self._tracker = builder.link(_jit(), f"{self.name}_{next(_counter)}")
+        t3 = time.perf_counter()
+        self.timings = {"parse_verify": t1 - t0, "optimize": t2 - t1, "jit": t3 - t2}
+        return self
+
+    def address(self, name: str) -> int:
+        if self._tracker is None:
+            raise RuntimeError("library not finalized")
+        return self._tracker[name]
+
+    @property
+    def asm(self) -> str:
+        if self._asm is None:
+            with _lock:
+                self._asm = target_machine().emit_assembly(llvm.parse_assembly(self.llvm_ir))
+        return self._asm
+
+
+def cpu_count() -> int:
+    return os.cpu_count() or 1
