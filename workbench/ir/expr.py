@@ -254,6 +254,8 @@ def convert(x, like: str | None = None) -> Expr:
     """Python scalars become constants; a literal next to a typed expression takes its dtype."""
     if isinstance(x, Expr):
         return x
+    if hasattr(x, "__index_expr__"):      # an IterVar stands for its variable
+        return x.__index_expr__()
     if hasattr(x, "op") and hasattr(x, "shape") and not hasattr(x, "dtype_is_numpy"):
         raise TypeError(f"a tensor ({x}) is not an expression; index it, e.g. {getattr(x, 'name', 'T')}[i, j]")
     if isinstance(x, (bool, int, float)):

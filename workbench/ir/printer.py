@@ -105,8 +105,30 @@ def stmt_str(s) -> str:
     return "\n".join(out)
 
 
+def _distinct_names(body):
+    """Rename loop variables that share a printed name with another variable (two stages both
+    split an axis called j), so the printed IR is unambiguous."""
+    from .visitor import substitute, walk
+    seen: dict = {}
+    vmap: dict = {}
+    def fn(n):
+        if type(n) is S.For and n.var not in vmap:
+            name = _name(n.var.name)
+            if name in seen and seen[name] is not n.var:
+                k = 1
+                while f"{name}_{k}" in seen:
+                    k += 1
+                vmap[n.var] = E.Var(f"{name}_{k}", n.var.dtype)
+                seen[f"{name}_{k}"] = vmap[n.var]
+            else:
+                seen[name] = n.var
+    walk(body, fn)
+    return substitute(body, vmap)
+
+
 def func_str(f: S.PrimFunc) -> str:
+    body = _distinct_names(f.body)
     params = ", ".join(f"{_name(b.name)}: {b.dtype}[{', '.join(map(str, b.shape))}]" for b in f.params)
     out = [f"def {f.name}({params}):"]
-    _lines(f.body, 1, out)
+    _lines(body, 1, out)
     return "\n".join(out)

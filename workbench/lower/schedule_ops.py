@@ -123,7 +123,14 @@ class _Lowering:
         sb = self.bounds[st]
         buf = self.buffers[st]
         values = root_values(st, sb)
-        body = self._loads(self.body[st])
+        # root variables -> leaf expressions first: a region min of a producer computed here is
+        # written in leaf variables, and an unsplit axis's root and leaf share one Var
+        body = self.body[st]
+        if isinstance(body, E.Reduce):
+            cond = None if body.condition is None else self._loads(substitute(body.condition, values))
+            body = E.Reduce(body.combiner, self._loads(substitute(body.source, values)), body.axis, cond)
+        else:
+            body = self._loads(substitute(body, values))
         op: ComputeOp = st.op
         store_idx = tuple(sb.offset[iv] for iv in op.axis)
         conds = [c for _, c in sb.guards]
@@ -134,15 +141,15 @@ class _Lowering:
         init = None
         if isinstance(body, E.Reduce):
             red = body
-            src = substitute(red.source, values)
+            src = red.source
             acc = E.BufferLoad(buf, store_idx)
             update = S.BufferStore(buf, _COMBINE[red.combiner](acc, src), store_idx)
             if red.condition is not None:
-                update = S.IfThenElse(substitute(red.condition, values), update)
+                update = S.IfThenElse(red.condition, update)
             main = update
             init = S.BufferStore(buf, reduce_identity(red.combiner, red.dtype), store_idx)
         else:
-            main = S.BufferStore(buf, substitute(body, values), store_idx)
+            main = S.BufferStore(buf, body, store_idx)
         main = _guard(main, conds)
         leaves = st.leaf_iter_vars
         first_red = next((p for p, iv in enumerate(leaves) if iv.kind == "reduce"), None)

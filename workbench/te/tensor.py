@@ -40,6 +40,19 @@ def _delegate(name):
     return method
 
 
+def _cmp(name):
+    def method(self, other):
+        if not isinstance(other, (E.Expr, IterVar, int, float)):
+            return NotImplemented
+        return getattr(self.var, name)(other)
+    method.__name__ = name
+    return method
+
+
+# == and != build conditions (k == 0 inside if_then_else); hashing stays by identity
+IterVar.__eq__ = _cmp("__eq__")
+IterVar.__ne__ = _cmp("__ne__")
+
 for _m in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__floordiv__",
            "__rfloordiv__", "__mod__", "__rmod__", "__lt__", "__le__", "__gt__", "__ge__", "__neg__",
            "__truediv__", "__rtruediv__", "astype", "equal"):

@@ -1,0 +1,70 @@
+"""Random legal schedules for the differential fuzzer: primitives are drawn at random and those the
+schedule rejects (ScheduleError) are skipped, so what remains is legal by the schedule's own rules;
+a legal schedule must build and compute what numpy computes."""
+from __future__ import annotations
+
+import random
+
+import workbench as wb
+
+FACTORS = (1, 2, 3, 4, 5, 7, 8, 16)
+
+
+def random_schedule(out, rng: random.Random, max_steps: int = 8):
+    s = wb.create_schedule(out)
+    stages = [st for st in s.stages if not st.is_placeholder]
+    # where each non-output stage is computed
+    for st in stages:
+        if st.is_output:
+            continue
+        choice = rng.random()
+        try:
+            if choice < 0.3:
+                st.compute_inline()
+            elif choice < 0.7:
+                readers = s._effective_readers(st)
+                if len(readers) == 1 and readers[0].leaf_iter_vars:
+                    st.compute_at(readers[0], rng.choice(readers[0].leaf_iter_vars))
+        except wb.ScheduleError:
+            pass
+    if rng.random() < 0.25:
+        try:
+            s.cache_write(out, "local")
+        except wb.ScheduleError:
+            pass
+    stages = [st for st in s.stages if not st.is_placeholder and st.attach != "inline"]
+    for _ in range(rng.randint(0, max_steps)):
+        st = rng.choice(stages)
+        leaves = st.leaf_iter_vars
+        if not leaves:
+            continue
+        prim = rng.choice(("split", "split", "split", "reorder", "fuse", "vectorize", "unroll",
+                           "parallel", "pragma", "tile"))
+        try:
+            if prim == "split":
+                ax = rng.choice(leaves)
+                if rng.random() < 0.8:
+                    st.split(ax, factor=rng.choice(FACTORS))
+                else:
+                    st.split(ax, nparts=rng.choice(FACTORS))
+            elif prim == "tile" and len(leaves) >= 2:
+                a, b = rng.sample(leaves, 2)
+                st.tile(a, b, rng.choice(FACTORS), rng.choice(FACTORS))
+            elif prim == "reorder":
+                order = list(leaves)
+                rng.shuffle(order)
+                st.reorder(*order)
+            elif prim == "fuse" and len(leaves) >= 2:
+                p = rng.randrange(len(leaves) - 1)
+                st.fuse(leaves[p], leaves[p + 1])
+            elif prim == "vectorize":
+                st.vectorize(leaves[-1] if rng.random() < 0.8 else rng.choice(leaves))
+            elif prim == "unroll":
+                st.unroll(rng.choice(leaves))
+            elif prim == "parallel":
+                st.parallel(leaves[0] if rng.random() < 0.8 else rng.choice(leaves))
+            elif prim == "pragma":
+                st.pragma(rng.choice(leaves), "auto_unroll_max_step", rng.choice((4, 16, 64)))
+        except wb.ScheduleError:
+            pass
+    return s
