@@ -1,0 +1,20 @@
+"""VTA: a parametrizable deep-learning accelerator, its ISA, JIT runtime and simulators.
+
+    from accel import vta
+    env = vta.Env.default()                    # accel/configs/default.json (Pynq, 1x16x16)
+    rt = vta.Runtime(env)                      # VTA's JIT runtime: DMA, tokens, micro-kernels
+    prog = rt.flush()                          # or rt.synchronize() to flush and run
+    out = vta.Simulator(env).run(prog, inputs) # .outputs, .stats, .events
+"""
+from . import disasm, isa
+from .env import Env
+from .errors import (ConfigError, DeadlockError, EncodingError, HazardError, ProgramError,
+                     VTAError)
+from .program import DramBuffer, Program
+from .runtime import Runtime
+from .sim.simulator import SimResult, Simulator, Stats, TokenLeakWarning
+from .sim.timing import Event
+
+__all__ = ["Env", "Runtime", "Simulator", "SimResult", "Stats", "Event", "Program",
+           "DramBuffer", "DeadlockError", "HazardError", "ConfigError", "EncodingError",
+           "ProgramError", "VTAError", "TokenLeakWarning", "isa", "disasm"]

@@ -1,0 +1,1 @@
+"""VTA simulators: functional (bit-exact, numpy) and timing (event-driven, cycle-level)."""

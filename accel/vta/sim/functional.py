@@ -1,0 +1,282 @@
+"""Bit-exact functional model of VTA (fsim semantics), vectorized per instruction.
+
+SRAMs are numpy arrays of their element shape (inp: B x BI int8, wgt: BO x BI int8,
+acc: B x BO int32, out: B x BO int8).  A GEMM or ALU instruction expands its
+(iter_out, iter_in, uop) index space with broadcasting; GEMMs are evaluated as a few BLAS
+matmuls in floating point chosen wide enough to be exact (products of int8 are < 2^15), then
+wrapped to int32 like the hardware accumulator.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import isa
+from ..disasm import mnemonic
+from ..errors import ProgramError
+from ..program import DRAM_BASE
+
+_EXACT_F32 = 1 << 24
+
+
+class FunctionalState:
+    def __init__(self, env, image: np.ndarray):
+        self.env = env
+        self.dram = image
+        B, BI, BO = env.BATCH, env.BLOCK_IN, env.BLOCK_OUT
+        self.inp = np.zeros((env.INP_BUFF_DEPTH, B, BI), np.int8)
+        self.wgt = np.zeros((env.WGT_BUFF_DEPTH, BO, BI), np.int8)
+        self.acc = np.zeros((env.ACC_BUFF_DEPTH, B, BO), np.int32)
+        self.out = np.zeros((env.ACC_BUFF_DEPTH, B, BO), np.int8)
+        self.uop = np.zeros((3, env.UOP_BUFF_DEPTH), np.int64)  # dst, src, wgt
+        self.stored = []  # (lo, hi) byte ranges written by STOREs
+        self._views = {}
+
+    # ------------------------------------------------------------------ DRAM
+    def _elems(self, dtype, shape):
+        key = (dtype, shape)
+        if key not in self._views:
+            self._views[key] = self.dram.view(dtype).reshape((-1,) + shape)
+        return self._views[key]
+
+    def _dram_index(self, insn, idx, elems, eb):
+        base = DRAM_BASE // eb
+        rows = insn.dram_base - base + np.arange(insn.y_size, dtype=np.int64) * insn.x_stride
+        index = rows[:, None] + np.arange(insn.x_size, dtype=np.int64)[None, :]
+        if index.min() < 0 or index.max() >= len(elems):
+            raise ProgramError(f"insn {idx} {mnemonic(insn)}: dram_base={insn.dram_base:#x} "
+                               f"y={insn.y_size} x={insn.x_size} stride={insn.x_stride} "
+                               "runs outside DRAM")
+        return index
+
+    def _mem(self, memory_type):
+        env, B, BI, BO = self.env, self.env.BATCH, self.env.BLOCK_IN, self.env.BLOCK_OUT
+        if memory_type == isa.MEM_INP:
+            return self.inp, self._elems(np.int8, (B, BI)), env.INP_ELEM_BYTES
+        if memory_type == isa.MEM_WGT:
+            return self.wgt, self._elems(np.int8, (BO, BI)), env.WGT_ELEM_BYTES
+        if memory_type == isa.MEM_ACC:
+            return self.acc, self._elems(np.int32, (B, BO)), env.ACC_ELEM_BYTES
+        if memory_type == isa.MEM_ACC_8BIT:
+            return self.acc, self._elems(np.int8, (B, BO)), env.OUT_ELEM_BYTES
+        raise ProgramError(f"memory_type={memory_type} is not loadable")
+
+    # ------------------------------------------------------------------ dispatch
+    def execute(self, insn, idx: int) -> None:
+        cls = type(insn)
+        if cls is isa.Load:
+            self._load(insn, idx)
+        elif cls is isa.Store:
+            self._store(insn, idx)
+        elif cls is isa.Gemm:
+            self._gemm(insn, idx)
+        elif cls is isa.Alu:
+            self._alu(insn, idx)
+
+    def _load(self, insn, idx):
+        if insn.x_size == 0:
+            return
+        if insn.memory_type == isa.MEM_UOP:
+            words = self._elems(np.uint32, ())
+            index = self._dram_index(insn, idx, words, 4).reshape(-1)
+            self._check_sram(insn, idx, len(index), self.env.UOP_BUFF_DEPTH, "uop")
+            fields = isa.uop_fields(words[index], self.env)
+            self.uop[:, insn.sram_base:insn.sram_base + len(index)] = np.stack(fields)
+            return
+        sram, elems, eb = self._mem(insn.memory_type)
+        index = self._dram_index(insn, idx, elems, eb)
+        yp = insn.y_pad_0 + insn.y_size + insn.y_pad_1
+        xp = insn.x_pad_0 + insn.x_size + insn.x_pad_1
+        self._check_sram(insn, idx, yp * xp, len(sram), isa.MEM_NAMES[insn.memory_type].lower())
+        region = sram[insn.sram_base:insn.sram_base + yp * xp].reshape((yp, xp) + sram.shape[1:])
+        if yp * xp != insn.y_size * insn.x_size:
+            region[...] = 0
+        region[insn.y_pad_0:insn.y_pad_0 + insn.y_size,
+               insn.x_pad_0:insn.x_pad_0 + insn.x_size] = elems[index]
+
+    def _store(self, insn, idx):
+        if insn.x_size == 0:
+            return
+        if insn.memory_type != isa.MEM_OUT:
+            raise ProgramError(f"insn {idx} STORE: memory_type={insn.memory_type}, must be OUT "
+                               f"({isa.MEM_OUT})")
+        if insn.y_pad_0 or insn.y_pad_1 or insn.x_pad_0 or insn.x_pad_1:
+            raise ProgramError(f"insn {idx} STORE: padding must be 0")
+        env = self.env
+        elems = self._elems(np.int8, (env.BATCH, env.BLOCK_OUT))
+        index = self._dram_index(insn, idx, elems, env.OUT_ELEM_BYTES)
+        count = insn.y_size * insn.x_size
+        self._check_sram(insn, idx, count, len(self.out), "out")
+        elems[index] = self.out[insn.sram_base:insn.sram_base + count].reshape(
+            (insn.y_size, insn.x_size) + self.out.shape[1:])
+        eb = env.OUT_ELEM_BYTES
+        self.stored.append((int(index.min()) * eb, (int(index.max()) + 1) * eb))
+
+    @staticmethod
+    def _check_sram(insn, idx, count, depth, name):
+        if insn.sram_base + count > depth:
+            raise ProgramError(f"insn {idx} {mnemonic(insn)}: sram_base={insn.sram_base} + "
+                               f"{count} elements overflows the {name} buffer (depth {depth})")
+
+    # ------------------------------------------------------------------ index spaces
+    def _grid(self, insn, idx, row, fo, fi, depth, name):
+        """Full (iter_out, iter_in, uop) index array of one operand, bounds-checked."""
+        base = self.uop[row, insn.uop_bgn:insn.uop_end]
+        hi = int(base.max()) + (insn.iter_out - 1) * fo + (insn.iter_in - 1) * fi
+        if hi >= depth:
+            raise ProgramError(f"insn {idx} {mnemonic(insn)}: {name} index reaches {hi}, "
+                               f"beyond the buffer depth {depth}")
+        return (base[None, None, :] + (np.arange(insn.iter_out) * fo)[:, None, None]
+                + (np.arange(insn.iter_in) * fi)[None, :, None])
+
+    @staticmethod
+    def _depends(grid) -> tuple:
+        """Which of the three axes an index grid varies along."""
+        return tuple(grid.shape[a] > 1 and not (np.diff(grid, axis=a) == 0).all()
+                     for a in range(3))
+
+    def _write_acc(self, dst, delta):
+        """acc[dst] += delta with int32 wrap-around; dst may repeat."""
+        dst = dst.reshape(-1)
+        delta = delta.reshape((len(dst),) + self.acc.shape[1:])
+        uniq, inverse = np.unique(dst, return_inverse=True)
+        if len(uniq) != len(dst):
+            lanes = delta.shape[1] * delta.shape[2]
+            flat = (inverse[:, None] * lanes + np.arange(lanes)[None, :]).reshape(-1)
+            summed = np.bincount(flat, weights=delta.reshape(-1).astype(np.float64),
+                                 minlength=len(uniq) * lanes)
+            dst, delta = uniq, summed.reshape((len(uniq),) + self.acc.shape[1:])
+        total = self.acc[dst].astype(np.int64) + delta.astype(np.int64)
+        self.acc[dst] = total.astype(np.int32)  # wraps modulo 2^32 like the hardware adder
+        self.out[dst] = self.acc[dst].astype(np.int8)
+
+    def _gemm(self, insn, idx):
+        e = self.env
+        if insn.uop_end <= insn.uop_bgn or insn.iter_out == 0 or insn.iter_in == 0:
+            return
+        dst = self._grid(insn, idx, 0, insn.dst_factor_out, insn.dst_factor_in,
+                         e.ACC_BUFF_DEPTH, "acc")
+        if insn.reset_reg:
+            d = np.unique(dst)
+            self.acc[d] = 0
+            self.out[d] = 0
+            return
+        src = self._grid(insn, idx, 1, insn.src_factor_out, insn.src_factor_in,
+                         e.INP_BUFF_DEPTH, "inp")
+        wgt = self._grid(insn, idx, 2, insn.wgt_factor_out, insn.wgt_factor_in,
+                         e.WGT_BUFF_DEPTH, "wgt")
+        sizes = dst.shape
+        ds, dx, dw = self._depends(dst), self._depends(src), self._depends(wgt)
+        # Classify axes: kept (dst varies) or reduced; which operands vary along them.
+        batch = [a for a in range(3) if ds[a] and dx[a] and dw[a]]
+        m_ax = [a for a in range(3) if ds[a] and dx[a] and not dw[a]]
+        n_ax = [a for a in range(3) if ds[a] and dw[a] and not dx[a]]
+        k_ax = [a for a in range(3) if not ds[a] and dx[a] and dw[a]]
+        x_red = [a for a in range(3) if not ds[a] and dx[a] and not dw[a]]
+        w_red = [a for a in range(3) if not ds[a] and dw[a] and not dx[a]]
+        rep = int(np.prod([sizes[a] for a in range(3) if not (ds[a] or dx[a] or dw[a])]))
+        bcast = [a for a in range(3) if ds[a] and not dx[a] and not dw[a]]
+
+        x_axes = batch + m_ax + k_ax + x_red
+        w_axes = batch + n_ax + k_ax + w_red
+        terms = e.BLOCK_IN * rep * int(np.prod([sizes[a] for a in k_ax + x_red + w_red]))
+        ftype = np.float32 if terms << 14 < _EXACT_F32 else np.float64
+        X = self.inp[_ordered(src, x_axes)].astype(ftype)
+        W = self.wgt[_ordered(wgt, w_axes)].astype(ftype)
+        nb, nm, nk = (len(batch), len(m_ax), len(k_ax))
+        # X: (batch.., m.., k.., xred.., B, BI) -> sum xred -> (Pb, Pm*B, Pk*BI)
+        X = X.sum(axis=tuple(range(nb + nm + nk, nb + nm + nk + len(x_red)))) if x_red else X
+        W = W.sum(axis=tuple(range(nb + len(n_ax) + nk, nb + len(n_ax) + nk + len(w_red)))) \
+            if w_red else W
+        Pb = int(np.prod([sizes[a] for a in batch]))
+        Pm = int(np.prod([sizes[a] for a in m_ax]))
+        Pn = int(np.prod([sizes[a] for a in n_ax]))
+        Pk = int(np.prod([sizes[a] for a in k_ax]))
+        B, BI, BO = e.BATCH, e.BLOCK_IN, e.BLOCK_OUT
+        X = X.reshape(Pb, Pm, Pk, B, BI).transpose(0, 1, 3, 2, 4).reshape(Pb, Pm * B, Pk * BI)
+        W = W.reshape(Pb, Pn, Pk, BO, BI).transpose(0, 2, 4, 1, 3).reshape(Pb, Pk * BI, Pn * BO)
+        R = np.matmul(X, W)
+        if rep > 1:
+            R *= rep
+        # R axes: (batch.., m.., B, n.., BO) -> kept grid order (batch + m + n) with lanes last
+        R = R.reshape([sizes[a] for a in batch] + [sizes[a] for a in m_ax] + [B]
+                      + [sizes[a] for a in n_ax] + [BO])
+        kept = batch + m_ax + n_ax
+        perm = list(range(nb + nm)) + list(range(nb + nm + 1, nb + nm + 1 + len(n_ax))) \
+            + [nb + nm, nb + nm + 1 + len(n_ax)]
+        R = R.transpose(perm)
+        order = kept + bcast
+        if bcast:
+            R = np.broadcast_to(R.reshape(R.shape[:-2] + (1,) * len(bcast) + R.shape[-2:]),
+                                tuple(sizes[a] for a in order) + (B, BO))
+        self._write_acc(_ordered(dst, order), R)
+
+    # ------------------------------------------------------------------ ALU
+    def _alu(self, insn, idx):
+        e = self.env
+        if insn.uop_end <= insn.uop_bgn or insn.iter_out == 0 or insn.iter_in == 0:
+            return
+        op = insn.alu_opcode
+        if op not in isa.ALU_NAMES or (op == isa.ALU_MUL and e.HW_VER < "0.0.2"):
+            raise ProgramError(f"insn {idx} ALU: alu_opcode={op} is not supported by HW_VER "
+                               f"{e.HW_VER}")
+        dst = self._grid(insn, idx, 0, insn.dst_factor_out, insn.dst_factor_in,
+                         e.ACC_BUFF_DEPTH, "acc").reshape(-1)
+        if insn.reset_reg:
+            self.acc[dst] = 0
+            self.out[dst] = 0
+            return
+        n = len(dst)
+        if insn.use_imm:
+            src = None
+            conflict = False
+        else:
+            src = self._grid(insn, idx, 1, insn.src_factor_out, insn.src_factor_in,
+                             e.ACC_BUFF_DEPTH, "acc").reshape(-1)
+            first = np.full(len(self.acc), n, np.int64)
+            first[dst[::-1]] = np.arange(n - 1, -1, -1)  # first writer of each index
+            conflict = bool((first[src] < np.arange(n)).any())  # reads a value written earlier
+        unique = len(np.unique(dst)) == n
+        if not conflict and unique:
+            operand = insn.imm if src is None else self.acc[src]
+            self.acc[dst] = _alu_op(op, self.acc[dst], operand)
+        elif not conflict and (op != isa.ALU_SHR or src is None):
+            # repeated destinations apply the op in sequence: ufunc.at does exactly that
+            operand = insn.imm if src is None else self.acc[src]
+            if op == isa.ALU_SHR:
+                ufunc, operand = (np.right_shift, min(operand, 31)) if operand >= 0 else \
+                    (np.left_shift, min(-operand, 31))
+            else:
+                ufunc = {isa.ALU_MIN: np.minimum, isa.ALU_MAX: np.maximum, isa.ALU_ADD: np.add,
+                         isa.ALU_MUL: np.multiply}[op]
+            ufunc.at(self.acc, dst, np.int32(operand) if src is None else operand)
+        else:
+            # read-after-write inside one instruction: replay in issue order (rare)
+            for k in range(n):
+                operand = insn.imm if src is None else self.acc[src[k]]
+                self.acc[dst[k]] = _alu_op(op, self.acc[dst[k]], operand)
+        self.out[dst] = self.acc[dst].astype(np.int8)
+
+
+def _ordered(grid, axes):
+    """Index grid restricted to ``axes``, transposed so they appear in that order."""
+    sl = tuple(slice(None) if a in axes else 0 for a in range(3))
+    sub = grid[sl]
+    remaining = [a for a in range(3) if a in axes]
+    return sub.transpose([remaining.index(a) for a in axes])
+
+
+def _alu_op(op, a, b):
+    """One ALU op on int32 lanes; ``b`` is an int32 array or the sign-extended immediate."""
+    if op == isa.ALU_MIN:
+        return np.minimum(a, b).astype(np.int32)
+    if op == isa.ALU_MAX:
+        return np.maximum(a, b).astype(np.int32)
+    if op == isa.ALU_ADD:
+        return (a.astype(np.int64) + b).astype(np.int32)
+    if op == isa.ALU_MUL:
+        return (a.astype(np.int64) * b).astype(np.int32)
+    # SHR: a non-negative operand shifts right (arithmetic), a negative one left by its magnitude
+    b = np.asarray(b, np.int64)
+    right = np.right_shift(a, np.minimum(b, 31).clip(0).astype(np.int32))
+    left = np.left_shift(a.astype(np.int64), np.minimum(-b, 31).clip(0)).astype(np.int32)
+    return np.where(b >= 0, right, left).astype(np.int32)
