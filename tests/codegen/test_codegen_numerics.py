@@ -371,3 +371,29 @@ def test_large_heap_allocate_at_top_level():
     a, c = RNG.random(n, np.float32), np.zeros(n, np.float32)
     f(a, c)
     np.testing.assert_array_equal(c, a[::-1] - 1)
+
+
+def _forked_child(f, q):
+    a, c = np.ones(1000, np.float32), np.zeros(1000, np.float32)
+    f(a, c)
+    q.put(float(c.sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_parallel_kernel_in_forked_child_does_not_hang():
+    import multiprocessing as mp
+    A, C = buf("A", 1000), buf("C", 1000)
+    i = Var("i")
+    f = build("forked", [A, C], loop(i, 1000, store(C, i, load(A, i) + 1.0), kind="parallel"))
+    f.num_threads = 2
+    a, c = np.ones(1000, np.float32), np.zeros(1000, np.float32)
+    f(a, c)                                  # the parent's libgomp pool now exists
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_forked_child, args=(f, q))
+    p.start()
+    p.join(30)
+    if p.is_alive():
+        p.kill()
+        pytest.fail("parallel kernel hung in a forked child")
+    assert p.exitcode == 0 and q.get(timeout=5) == 2000.0

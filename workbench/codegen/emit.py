@@ -137,7 +137,7 @@ class FunctionEmitter:
         self.mask: Val | None = None   # vector lane mask while emitting one side of a vector Select
         self.in_parallel = in_parallel
         self.nthreads = nthreads
-        self._pure: dict[int, bool] = {}
+        self._pure: dict[int, tuple] = {}
         self.new_block("entry")
 
     # -- builder --------------------------------------------------------------------------------
@@ -300,11 +300,10 @@ class FunctionEmitter:
     def is_index(self, e) -> bool:
         """True if `e` is an int32/int64 expression of loop variables and constants only, which is
         then computed in i64 (what addresses need) rather than in its own width."""
-        k = id(e)
-        r = self._pure.get(k)
-        if r is None:
-            r = self._pure[k] = self._is_index(e)
-        return r
+        hit = self._pure.get(id(e))
+        if hit is None:       # the node is kept in the memo so that its id is not reused
+            hit = self._pure[id(e)] = (e, self._is_index(e))
+        return hit[1]
 
     def _is_index(self, e) -> bool:
         if dt.base(e.dtype) not in _INDEX_DTYPES:

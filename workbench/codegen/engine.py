@@ -90,6 +90,37 @@ def gomp_library() -> str | None:
     return None
 
 
+# -- libgomp and fork ---------------------------------------------------------------------------
+# libgomp keeps its thread pool in the (thread-local) state of the thread that started it. After a
+# fork, the child's copy of that thread still points at a pool whose threads do not exist, and its
+# next GOMP_parallel waits for them forever. A fresh thread gets a fresh pool, so in a forked child
+# the thread that forked hands parallel kernel calls to a helper thread (`run_parallel_call`).
+_fork_state = {"thread": None, "helper": None}
+
+
+def _after_fork_in_child():
+    _fork_state["thread"] = threading.get_ident()
+    _fork_state["helper"] = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def needs_helper_thread() -> bool:
+    """True on the thread that forked this process (its libgomp pool, if any, is unusable)."""
+    return _fork_state["thread"] == threading.get_ident()
+
+
+def run_parallel_call(fn, *args):
+    """fn(*args) on this process's helper thread (see above); returns its result."""
+    helper = _fork_state["helper"]
+    if helper is None:
+        from concurrent.futures import ThreadPoolExecutor
+        helper = _fork_state["helper"] = ThreadPoolExecutor(1, thread_name_prefix="workbench-gomp")
+    return helper.submit(fn, *args).result()
+
+
 def _pass_builder(speed: int = 3):
     pto = llvm.create_pipeline_tuning_options(speed_level=speed)
     pto.loop_vectorization = True

@@ -88,6 +88,7 @@ class Kernel:
         except RuntimeError as e:
             raise CodegenError(f"LLVM rejected the generated code for {func.name!r}: {e}") from e
         self.entry = entry
+        self._gomp = "@GOMP_parallel" in text      # has parallel loops launched through libgomp
         addr = self._lib.address(entry)
         n = len(func.params)
         proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n), ctypes.c_int)
@@ -170,7 +171,10 @@ class Kernel:
 
     def __call__(self, *args) -> None:
         ptrs = self._pointers(args)
-        self._cfunc(*ptrs, self._num_threads)
+        if self._gomp and engine.needs_helper_thread():
+            engine.run_parallel_call(self._cfunc, *ptrs, self._num_threads)
+        else:
+            self._cfunc(*ptrs, self._num_threads)
 
     # -- timing -----------------------------------------------------------------------------------
     def random_args(self, seed: int = 0) -> list:
@@ -195,5 +199,12 @@ class Kernel:
             args = self.random_args()
         ptrs = self._pointers(args)
         call_args = (*ptrs, self._num_threads)
-        self._cfunc(*call_args)            # warm up (page faults, thread pool start)
-        return measure(timer(self._cfunc, call_args), number=number, repeat=repeat, min_time=min_time)
+        run = timer(self._cfunc, call_args)
+        if self._gomp and engine.needs_helper_thread():
+            return engine.run_parallel_call(self._measure, run, number, repeat, min_time)
+        return self._measure(run, number, repeat, min_time)
+
+    @staticmethod
+    def _measure(run, number, repeat, min_time):
+        run(1)                           # warm up (page faults, thread pool start)
+        return measure(run, number=number, repeat=repeat, min_time=min_time)
