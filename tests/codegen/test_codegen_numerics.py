@@ -397,3 +397,14 @@ def test_parallel_kernel_in_forked_child_does_not_hang():
         p.kill()
         pytest.fail("parallel kernel hung in a forked child")
     assert p.exitcode == 0 and q.get(timeout=5) == 2000.0
+
+
+def test_vector_index_with_floordiv_gathers():
+    A, C = buf("A", 32), buf("C", 64)
+    i = Var("i")
+    idx = Ramp(i * 16, 1, 16)
+    body = loop(i, 4, store(C, idx, load(A, FloorDiv(idx, Broadcast(const(2), 16)))))
+    f = build("halfidx", [A, C], body)
+    a, c = RNG.random(32, np.float32), np.zeros(64, np.float32)
+    f(a, c)
+    np.testing.assert_array_equal(c, np.repeat(a, 2))

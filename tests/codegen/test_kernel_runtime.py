@@ -129,3 +129,32 @@ def test_timing_statistics(axpy):
         axpy.time(*args(), repeat=0)
     with pytest.raises(TypeError):
         axpy.time(np.ones(3))
+
+
+def _parallel_double(n=100):
+    A, C = buf("A", n), buf("C", n)
+    i = Var("i")
+    return PrimFunc("pdouble", (A, C), loop(i, n, store(C, i, load(A, i) * 2.0), kind="parallel"))
+
+
+def test_parallel_loops_run_serially_without_libgomp(monkeypatch):
+    from workbench.codegen import engine
+    monkeypatch.setattr(engine, "gomp_library", lambda: None)
+    f = build_func(_parallel_double())
+    assert f.parallel_runtime == "serial (libgomp not found)"
+    assert "GOMP" not in f.llvm_ir
+    a, c = np.arange(100, dtype=np.float32), np.zeros(100, np.float32)
+    f(a, c)
+    np.testing.assert_array_equal(c, a * 2)
+
+
+def test_builds_and_calls_from_several_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(k):
+        f = build_func(_parallel_double(50 + k))
+        a, c = np.full(50 + k, k, np.float32), np.zeros(50 + k, np.float32)
+        f(a, c)
+        return bool((c == 2 * k).all())
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(8)))

@@ -124,11 +124,12 @@ class FunctionEmitter:
     """Emits one LLVM function: a basic-block builder plus the IR expression/statement visitors."""
 
     def __init__(self, mod: ModuleEmitter, name: str, params: list[tuple[str, str]], *,
-                 linkage: str = "", in_parallel: bool = False, nthreads: Val | None = None):
+                 linkage: str = "", attrs: str = "", in_parallel: bool = False,
+                 nthreads: Val | None = None):
         self.mod = mod
         self.name = name
         self.header = (f"define {linkage}void @{name}("
-                       + ", ".join(f"{ty} {ref}" for ty, ref in params) + ") #0 {")
+                       + ", ".join(f"{ty} {ref}" for ty, ref in params) + f") {attrs}#0 {{")
         self.allocas: list[str] = []
         self.blocks: list[tuple[str, list[str]]] = []
         self.n = 0

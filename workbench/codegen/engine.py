@@ -148,31 +148,31 @@ class CodeLibrary:
         return self
 
     def finalize(self, exports: list[str], opt: int = 3) -> "CodeLibrary":
-        t0 = time.perf_counter()
-        mod = None
-        for text in self._ir:
-            m = llvm.parse_assembly(text)
-            if mod is None:
-                mod = m
-            else:
-                mod.link_in(m)
-        triple, layout = triple_and_layout()
-        mod.triple, mod.data_layout = triple, layout
-        mod.verify()
-        t1 = time.perf_counter()
-        if opt:
-            with _lock:
+        """Parse, verify, optimize (new pass manager, `opt` level), verify, JIT-link. One build at a
+        time per process: llvmlite parses into LLVM's global context, which is not thread-safe."""
+        with _lock:
+            t0 = time.perf_counter()
+            mod = None
+            for text in self._ir:
+                m = llvm.parse_assembly(text)
+                if mod is None:
+                    mod = m
+                else:
+                    mod.link_in(m)
+            mod.triple, mod.data_layout = triple_and_layout()
+            mod.verify()
+            t1 = time.perf_counter()
+            if opt:
                 pb = _pass_builder(opt)
                 pb.getModulePassManager().run(mod, pb)
-        mod.verify()
-        t2 = time.perf_counter()
-        self.llvm_ir = str(mod)
-        builder = llvm.JITLibraryBuilder().add_ir(self.llvm_ir).add_current_process()
-        for e in exports:
-            builder.export_symbol(e)
-        with _lock:
+                mod.verify()
+            t2 = time.perf_counter()
+            self.llvm_ir = str(mod)
+            builder = llvm.JITLibraryBuilder().add_ir(self.llvm_ir).add_current_process()
+            for e in exports:
+                builder.export_symbol(e)
             self._tracker = builder.link(_jit(), f"{self.name}_{next(_counter)}")
-        t3 = time.perf_counter()
+            t3 = time.perf_counter()
         self.timings = {"parse_verify": t1 - t0, "optimize": t2 - t1, "jit": t3 - t2}
         return self
 

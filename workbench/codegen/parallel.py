@@ -47,7 +47,9 @@ def emit_parallel_for(fe: FunctionEmitter, loop: S.For):
     # 1. the sub-range worker, buffers as noalias parameters
     params = ([("ptr noalias", f"%b{i}") for i in range(len(bufs))]
               + [("i64", f"%x{j}") for j in range(len(vars_))] + [("i64", "%begin"), ("i64", "%end")])
-    impl = FunctionEmitter(mod, name, params, linkage="internal ", in_parallel=True)
+    # noinline: one copy of the loop nest serves the task and the one-thread path (half the
+    # machine code to generate), and its noalias parameters keep their meaning
+    impl = FunctionEmitter(mod, name, params, linkage="internal ", attrs="noinline ", in_parallel=True)
     for i, b in enumerate(bufs):
         impl.bufs[b] = Val(f"%b{i}", "ptr")
     for j, v in enumerate(vars_):
