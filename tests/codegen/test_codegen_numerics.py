@@ -408,3 +408,18 @@ def test_vector_index_with_floordiv_gathers():
     a, c = RNG.random(32, np.float32), np.zeros(64, np.float32)
     f(a, c)
     np.testing.assert_array_equal(c, np.repeat(a, 2))
+
+
+@pytest.mark.parametrize("idx_dtype", ["int32", "uint8", "int64"])
+@pytest.mark.parametrize("lanes", [1, 16])
+def test_indirect_index_from_buffer(idx_dtype, lanes):
+    n = 32
+    A, I, C = buf("A", 200), buf("I", n, idx_dtype), buf("C", n)
+    i = Var("i")
+    idx = i if lanes == 1 else Ramp(i * 16, 1, 16)
+    f = build("take", [A, I, C], loop(i, n // lanes, store(C, idx, load(A, load(I, idx)))))
+    a = RNG.random(200, np.float32)
+    ind = RNG.integers(0, 200, n).astype(idx_dtype)
+    c = np.zeros(n, np.float32)
+    f(a, ind, c)
+    np.testing.assert_array_equal(c, a[ind])

@@ -331,12 +331,11 @@ class FunctionEmitter:
                 raise CodegenError(f"unbound variable {e.name!r} (not a loop variable in scope)")
             return v
         if not self.is_index(e):
-            v = self.value(e)
-            if v.ty.startswith("<") or v.ty != "i64":
-                n = _lanes_of(v.ty)
-                if _scalar_of(v.ty) != "i64":
-                    ext = "zext" if dt.base(e.dtype) in ("uint8", "bool") else "sext"
-                    v = self.op(f"{ext} {v} to {vec('i64', n)}", vec("i64", n))
+            v = self.value(e)        # e.g. an index read from a buffer: widen to i64
+            if _scalar_of(v.ty) != "i64":
+                ext = "zext" if dt.base(e.dtype) in ("uint8", "bool") else "sext"
+                ty = vec("i64", _lanes_of(v.ty))
+                v = self.op(f"{ext} {v} to {ty}", ty)
             return v
         if t is E.Add:
             return self.iadd(self.index(e.a), self.index(e.b))

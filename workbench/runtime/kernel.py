@@ -146,8 +146,9 @@ class Kernel:
                 raise TypeError(f"{self.name}(): parameter {p.name!r} must be a numpy.ndarray, "
                                 f"got {type(a).__name__}")
             if a.dtype != p.dtype:
+                got = a.dtype.name if a.dtype.name != p.dtype.name else f"{a.dtype.str} (byte order)"
                 raise TypeError(f"{self.name}(): parameter {p.name!r} expects dtype {p.dtype.name}, "
-                                f"got {a.dtype.name}")
+                                f"got {got}")
             if a.shape != p.shape:
                 raise ValueError(f"{self.name}(): parameter {p.name!r} expects shape {p.shape}, "
                                  f"got {a.shape}")
