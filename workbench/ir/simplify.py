@@ -116,6 +116,27 @@ def from_linear(terms: dict, const: int, dtype: str = "int32") -> E.Expr:
     return out
 
 
+def _merge_divmod(terms: dict) -> dict:
+    """x // c * c + x % c -> x (what fusing two loops and splitting the result back produces)."""
+    for atom, k in list(terms.items()):
+        if type(atom) is E.FloorDiv and type(atom.b) is E.Const and atom in terms:
+            c = atom.b.value
+            if k % c:
+                continue
+            for other, k2 in list(terms.items()):
+                if type(other) is E.FloorMod and E.structural_equal(other.a, atom.a) \
+                        and type(other.b) is E.Const and other.b.value == c and k2 * c == k:
+                    del terms[atom], terms[other]
+                    x_terms, x_const = linear(atom.a)
+                    merged = dict(terms)
+                    for a2, c2 in x_terms.items():
+                        _add_term(merged, a2, c2 * k2)
+                    if x_const:
+                        _add_term(merged, E.Const(1, atom.a.dtype), x_const * k2)
+                    return _merge_divmod({a: v for a, v in merged.items() if v})
+    return terms
+
+
 def _lin_bounds(terms, const, ranges):
     lo = hi = const
     for atom, c in terms.items():
@@ -224,8 +245,8 @@ def _simp_int(e, ranges):
     t = type(e)
     dtype = e.a.dtype
     if t in _ARITH:
-        lin = linear(e)
-        return from_linear(lin[0], lin[1], dtype)
+        terms, const = linear(e)
+        return from_linear(_merge_divmod(terms), const, dtype)
     if t in (E.FloorDiv, E.FloorMod) and type(e.b) is E.Const and e.b.value > 0:
         c = e.b.value
         terms, const = linear(e.a)
