@@ -157,3 +157,26 @@ def test_large_program_is_fast(env):
     res = vta.Simulator(env, functional=False).run(prog)
     assert time.perf_counter() - t0 < 2.0
     assert res.stats.cycles > 4_194_304 and res.stats.utilization > 0.85
+
+
+def test_functional_execution_follows_tokens_not_program_order(env):
+    # The STORE comes first in the stream but pops g2s, which the ALU pushes after writing:
+    # the simulator must run the ALU first, as the hardware would.
+    rt = vta.Runtime(env)
+    src = rt.alloc((3, 1, 16), "int32", "src", np.full((3, 1, 16), 7, np.int32))
+    out = rt.alloc((3, 1, 16), "int8", "out")
+    rt.dep_pop(2, 3)
+    rt.store_buffer_2d(0, isa.MEM_OUT, out, 0, 3, 1, 3)
+    rt.load_buffer_2d(src, 0, 3, 1, 3, 0, 0, 0, 0, 0, isa.MEM_ACC)
+
+    def add(k):
+        for d in range(3):
+            k.uop_push(1, 0, d, d, 0, isa.ALU_ADD, 1, 5)
+    rt.push_alu_op("add", add)
+    rt.dep_push(2, 3)
+    res = rt.synchronize()
+    assert (res.outputs["out"] == 12).all() and (out.data == 12).all()
+    order = res.schedule.order()
+    store = next(i for i, insn in enumerate(res.program.insns) if type(insn) is isa.Store)
+    alu = next(i for i, insn in enumerate(res.program.insns) if type(insn) is isa.Alu)
+    assert store < alu and order.index(alu) < order.index(store)

@@ -164,51 +164,53 @@ class FunctionalState:
                          e.INP_BUFF_DEPTH, "inp")
         wgt = self._grid(insn, idx, 2, insn.wgt_factor_out, insn.wgt_factor_in,
                          e.WGT_BUFF_DEPTH, "wgt")
-        sizes = dst.shape
+        size = dst.shape
         ds, dx, dw = self._depends(dst), self._depends(src), self._depends(wgt)
-        # Classify axes: kept (dst varies) or reduced; which operands vary along them.
-        batch = [a for a in range(3) if ds[a] and dx[a] and dw[a]]
-        m_ax = [a for a in range(3) if ds[a] and dx[a] and not dw[a]]
-        n_ax = [a for a in range(3) if ds[a] and dw[a] and not dx[a]]
-        k_ax = [a for a in range(3) if not ds[a] and dx[a] and dw[a]]
-        x_red = [a for a in range(3) if not ds[a] and dx[a] and not dw[a]]
-        w_red = [a for a in range(3) if not ds[a] and dw[a] and not dx[a]]
-        rep = int(np.prod([sizes[a] for a in range(3) if not (ds[a] or dx[a] or dw[a])]))
-        bcast = [a for a in range(3) if ds[a] and not dx[a] and not dw[a]]
 
-        x_axes = batch + m_ax + k_ax + x_red
-        w_axes = batch + n_ax + k_ax + w_red
-        terms = e.BLOCK_IN * rep * int(np.prod([sizes[a] for a in k_ax + x_red + w_red]))
-        ftype = np.float32 if terms << 14 < _EXACT_F32 else np.float64
-        X = self.inp[_ordered(src, x_axes)].astype(ftype)
-        W = self.wgt[_ordered(wgt, w_axes)].astype(ftype)
-        nb, nm, nk = (len(batch), len(m_ax), len(k_ax))
-        # X: (batch.., m.., k.., xred.., B, BI) -> sum xred -> (Pb, Pm*B, Pk*BI)
-        X = X.sum(axis=tuple(range(nb + nm + nk, nb + nm + nk + len(x_red)))) if x_red else X
-        W = W.sum(axis=tuple(range(nb + len(n_ax) + nk, nb + len(n_ax) + nk + len(w_red)))) \
-            if w_red else W
-        Pb = int(np.prod([sizes[a] for a in batch]))
-        Pm = int(np.prod([sizes[a] for a in m_ax]))
-        Pn = int(np.prod([sizes[a] for a in n_ax]))
-        Pk = int(np.prod([sizes[a] for a in k_ax]))
+        # Each axis of (iter_out, iter_in, uop) is classified by which of dst/src/wgt vary
+        # along it.  dst-varying axes are kept (batch if both operands vary, else the matmul's
+        # M or N side, or a pure broadcast); the others are reduced (in the matmul's K if both
+        # operands vary, else summed on one operand first, or a plain repeat count).
+        def axes(d, x, w):
+            return [a for a in range(3) if (ds[a], dx[a], dw[a]) == (d, x, w)]
+        batch, m_ax, n_ax, bcast = axes(1, 1, 1), axes(1, 1, 0), axes(1, 0, 1), axes(1, 0, 0)
+        k_ax, x_red, w_red, rep_ax = axes(0, 1, 1), axes(0, 1, 0), axes(0, 0, 1), axes(0, 0, 0)
+
+        def prod(ax):
+            return int(np.prod([size[a] for a in ax]))
+        Pb, Pm, Pn, Pk, Pxr, Pwr = map(prod, (batch, m_ax, n_ax, k_ax, x_red, w_red))
+        d0 = int(dst[0, 0, 0])
+
+        def part(ax):  # contribution of ``ax`` to dst: dst is a sum of per-axis terms
+            return (_ordered(dst, ax) - d0).reshape(-1)
+        xi = _ordered(src, batch + m_ax + k_ax + x_red).reshape(Pb, Pm, Pk, Pxr)
+        wi = _ordered(wgt, batch + n_ax + k_ax + w_red).reshape(Pb, Pn, Pk, Pwr)
+        key, g = part(batch), 1
+        if Pb > 1:
+            # batch entries that share a destination (e.g. a conv's kh, kw, ci micro-ops) are
+            # summed inside the matmul: sort them together and fold them into K
+            uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+            if len(uniq) < Pb and (counts == counts[0]).all():
+                order = np.argsort(inverse, kind="stable")
+                xi, wi, key, g = xi[order], wi[order], uniq, int(counts[0])
+        G = Pb // g
         B, BI, BO = e.BATCH, e.BLOCK_IN, e.BLOCK_OUT
-        X = X.reshape(Pb, Pm, Pk, B, BI).transpose(0, 1, 3, 2, 4).reshape(Pb, Pm * B, Pk * BI)
-        W = W.reshape(Pb, Pn, Pk, BO, BI).transpose(0, 2, 4, 1, 3).reshape(Pb, Pk * BI, Pn * BO)
-        R = np.matmul(X, W)
-        if rep > 1:
-            R *= rep
-        # R axes: (batch.., m.., B, n.., BO) -> kept grid order (batch + m + n) with lanes last
-        R = R.reshape([sizes[a] for a in batch] + [sizes[a] for a in m_ax] + [B]
-                      + [sizes[a] for a in n_ax] + [BO])
-        kept = batch + m_ax + n_ax
-        perm = list(range(nb + nm)) + list(range(nb + nm + 1, nb + nm + 1 + len(n_ax))) \
-            + [nb + nm, nb + nm + 1 + len(n_ax)]
-        R = R.transpose(perm)
-        order = kept + bcast
+        bound = (1 << 14) * BI * Pk * g * Pxr * Pwr * prod(rep_ax)
+        ftype = np.float32 if bound < _EXACT_F32 else np.float64  # exact integer sums
+        X = self.inp[xi.reshape(G, g, Pm, Pk, Pxr)].astype(ftype)
+        W = self.wgt[wi.reshape(G, g, Pn, Pk, Pwr)].astype(ftype)
+        X = X.sum(axis=4) if Pxr > 1 else X[:, :, :, :, 0]
+        W = W.sum(axis=4) if Pwr > 1 else W[:, :, :, :, 0]
+        X = X.transpose(0, 2, 4, 1, 3, 5).reshape(G, Pm * B, g * Pk * BI)
+        W = W.transpose(0, 1, 3, 5, 2, 4).reshape(G, g * Pk * BI, Pn * BO)
+        R = np.matmul(X, W).reshape(G, Pm, B, Pn, BO).transpose(0, 1, 3, 2, 4)
+        if rep_ax:
+            R = R * prod(rep_ax)
+        out_dst = d0 + key[:, None, None] + part(m_ax)[None, :, None] + part(n_ax)[None, None, :]
         if bcast:
-            R = np.broadcast_to(R.reshape(R.shape[:-2] + (1,) * len(bcast) + R.shape[-2:]),
-                                tuple(sizes[a] for a in order) + (B, BO))
-        self._write_acc(_ordered(dst, order), R)
+            out_dst = out_dst[..., None] + part(bcast)
+            R = np.broadcast_to(R[:, :, :, None], R.shape[:3] + (len(part(bcast)), B, BO))
+        self._write_acc(out_dst, R)
 
     # ------------------------------------------------------------------ ALU
     def _alu(self, insn, idx):

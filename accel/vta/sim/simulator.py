@@ -16,6 +16,7 @@ import numpy as np
 from ..disasm import mnemonic
 from ..program import DRAM_BASE, Program
 from . import timing
+from .blas import single_thread
 from .functional import FunctionalState
 from .timing import MODULES, Event
 
@@ -130,8 +131,9 @@ class Simulator:
             image = prog.with_inputs(inputs)
             state = FunctionalState(self.env, image)
             insns = prog.insns
-            for idx in sched.order():
-                state.execute(insns[idx], idx)
+            with single_thread():
+                for idx in sched.order():
+                    state.execute(insns[idx], idx)
             outputs = _stored_buffers(prog, state.stored, image)
         return SimResult(outputs, stats, sched, prog, image)
 
