@@ -102,21 +102,54 @@ def infer_region(producer, consumer, consumer_body, cb: StageBounds, stage_of) -
 
 
 def _interval(e, relaxed):
+    """(min expression, constant extent) of e while the `relaxed` loop variables range over their
+    extents and every other variable stays fixed; None when that is not a box of constant size."""
     lin = linear(e)
     if lin is None:
         return None
     terms, const = lin
-    fixed, lo, width = {}, const, 0
+    fixed, lo_terms, width = {}, [], 0
+    lo = const
     for atom, c in terms.items():
         if type(atom) is E.Var and atom in relaxed:
             a, b = relaxed[atom]
             lo += min(c * a, c * b)
             width += abs(c) * (b - a)
         elif any(v in relaxed for v in _vars(atom)):
-            return None
+            sub = _divmod_interval(atom, relaxed)
+            if sub is None:
+                return None
+            slo, sw = sub
+            # c * [slo, slo + sw - 1]
+            lo_terms.append(slo * c if c > 0 else (slo + (sw - 1)) * c)
+            width += abs(c) * (sw - 1)
         else:
             fixed[atom] = c
-    return from_linear(fixed, lo), width + 1
+    out = from_linear(fixed, lo)
+    for t in lo_terms:
+        out = out + t
+    return simplify_expr(out), width + 1
+
+
+def _divmod_interval(atom, relaxed):
+    """Intervals through // and % by a constant (what a split of a fused or packed axis reads)."""
+    if type(atom) not in (E.FloorDiv, E.FloorMod) or type(atom.b) is not E.Const or atom.b.value <= 0:
+        return None
+    c = atom.b.value
+    inner = _interval(atom.a, relaxed)
+    if inner is None:
+        return None
+    lo, w = inner
+    lin = linear(lo)
+    if lin is None or any(k % c for k in lin[0].values()):
+        return None
+    q_terms = {a: k // c for a, k in lin[0].items()}
+    q0, r0 = divmod(lin[1], c)
+    if type(atom) is E.FloorDiv:
+        return from_linear(q_terms, q0), (r0 + w - 1) // c + 1
+    if r0 + w <= c:
+        return E.const(r0), w
+    return E.const(0), c
 
 
 def _vars(e):
