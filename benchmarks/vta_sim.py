@@ -41,9 +41,11 @@ def simulator_speed(env, n):
     ref = gemm.reference(a, w)
     gemm.run(env, a[:64, :64], w[:64, :64])           # warm up BLAS and numpy paths
     rows = []
-    for nt, label in ((1, "serial"), (2, "double-buffered")):
+    small = gemm.GemmTiles(tm=min(16, n), tn=2, tk=2)  # many small instructions
+    for nt, label, tiles in ((1, "serial", None), (2, "double-buffered", None),
+                             (2, "double, 16/2/2 tiles", small)):
         t0 = time.perf_counter()
-        prog, _ = gemm.build(env, n, n, n, nthreads=nt, a=a, w=w)
+        prog, _ = gemm.build(env, n, n, n, nthreads=nt, a=a, w=w, tiles=tiles)
         t_build = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = vta.Simulator(env).run(prog)
@@ -55,9 +57,10 @@ def simulator_speed(env, n):
         macs = prog.macs
         rows.append((label, len(prog.insns), f"{t_build:.3f}", f"{tres.stats.cycles:,}",
                      f"{tres.stats.utilization:.1%}", f"{t_func:.3f}", f"{macs / t_func:.3g}",
-                     f"{t_time:.4f}", f"{macs / t_time:.3g}", "yes" if ok else "NO"))
+                     f"{t_time:.4f}", f"{macs / t_time:.3g}", f"{len(prog.insns) / t_time:.3g}",
+                     "yes" if ok else "NO"))
     table(("program", "insns", "build s", "cycles", "util", "functional s", "func MAC/s",
-           "timing s", "timing MAC/s", "bit-exact"), rows)
+           "timing s", "timing MAC/s", "timing insn/s", "bit-exact"), rows)
     print("(functional = timing schedule + bit-exact execution; timing = schedule and events only)")
 
     wl = workloads.RESNET18["C2"]

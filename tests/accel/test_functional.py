@@ -209,3 +209,26 @@ def test_inputs_override_image(env, rng):
     np.testing.assert_array_equal(gemm.unpack_matrix(res.outputs["C"]), gemm.reference(a, w))
     with pytest.raises(vta.ProgramError, match="'A'"):
         sim.run(prog, {"A": a})
+
+
+def test_reloaded_uops_are_not_served_from_a_stale_plan():
+    env = vta.Env(LOG_UOP_BUFF_SIZE=5)  # an 8-uop ring: kernel c wraps onto kernel a's slot
+    rt = vta.Runtime(env)
+    src = rt.alloc((6, 1, 16), "int32", "src")
+    out = rt.alloc((6, 1, 16), "int8", "out")
+    rt.load_buffer_2d(src, 0, 6, 1, 6, 0, 0, 0, 0, 0, isa.MEM_ACC)
+
+    def add_one(first):
+        def finit(k):
+            for d in range(first, first + 3):
+                k.uop_push(1, 0, d, d, 0, isa.ALU_ADD, 1, 1)
+        return finit
+    for handle, first in (("a", 0), ("b", 3), ("c", 3), ("a", 0)):
+        rt.push_alu_op(handle, add_one(first))
+    alus = [i for i in rt._insns if type(i) is isa.Alu]
+    assert (alus[0].uop_bgn, alus[2].uop_bgn) == (0, 0)   # same fields, different micro-ops
+    rt.dep_push(2, 3)
+    rt.dep_pop(2, 3)
+    rt.store_buffer_2d(0, isa.MEM_OUT, out, 0, 6, 1, 6)
+    rt.synchronize()
+    assert (out.data == 2).all()

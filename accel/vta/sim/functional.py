@@ -30,6 +30,9 @@ class FunctionalState:
         self.uop = np.zeros((3, env.UOP_BUFF_DEPTH), np.int64)  # dst, src, wgt
         self.stored = []  # (lo, hi) byte ranges written by STOREs
         self._views = {}
+        # Index plans of GEMM/ALU instructions, keyed by their loop fields; a LOAD UOP changes
+        # the micro-ops they were derived from, so it clears the cache.
+        self._plans = {}
 
     # ------------------------------------------------------------------ DRAM
     def _elems(self, dtype, shape):
@@ -81,6 +84,7 @@ class FunctionalState:
             self._check_sram(insn, idx, len(index), self.env.UOP_BUFF_DEPTH, "uop")
             fields = isa.uop_fields(words[index], self.env)
             self.uop[:, insn.sram_base:insn.sram_base + len(index)] = np.stack(fields)
+            self._plans.clear()
             return
         sram, elems, eb = self._mem(insn.memory_type)
         index = self._dram_index(insn, idx, elems, eb)
@@ -134,12 +138,18 @@ class FunctionalState:
         return tuple(grid.shape[a] > 1 and not (np.diff(grid, axis=a) == 0).all()
                      for a in range(3))
 
-    def _write_acc(self, dst, delta):
-        """acc[dst] += delta with int32 wrap-around; dst may repeat."""
+    @staticmethod
+    def _scatter_plan(dst):
+        """Flat destinations plus, if some repeat, how to sum their contributions first."""
         dst = dst.reshape(-1)
-        delta = delta.reshape((len(dst),) + self.acc.shape[1:])
         uniq, inverse = np.unique(dst, return_inverse=True)
-        if len(uniq) != len(dst):
+        return (dst, None, None) if len(uniq) == len(dst) else (dst, uniq, inverse)
+
+    def _write_acc(self, scatter, delta):
+        """acc[dst] += delta with int32 wrap-around; repeated destinations are summed."""
+        dst, uniq, inverse = scatter
+        delta = delta.reshape((len(dst),) + self.acc.shape[1:])
+        if uniq is not None:
             lanes = delta.shape[1] * delta.shape[2]
             flat = (inverse[:, None] * lanes + np.arange(lanes)[None, :]).reshape(-1)
             summed = np.bincount(flat, weights=delta.reshape(-1).astype(np.float64),
@@ -149,17 +159,48 @@ class FunctionalState:
         self.acc[dst] = total.astype(np.int32)  # wraps modulo 2^32 like the hardware adder
         self.out[dst] = self.acc[dst].astype(np.int8)
 
+    def _plan(self, insn, idx, build):
+        key = (type(insn), insn.reset_reg, insn.uop_bgn, insn.uop_end, insn.iter_out,
+               insn.iter_in, insn.dst_factor_out, insn.dst_factor_in, insn.src_factor_out,
+               insn.src_factor_in, getattr(insn, "wgt_factor_out", 0),
+               getattr(insn, "wgt_factor_in", 0), getattr(insn, "use_imm", 0))
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) > 4096:
+                self._plans.clear()
+            plan = self._plans[key] = build(insn, idx)
+        return plan
+
     def _gemm(self, insn, idx):
-        e = self.env
         if insn.uop_end <= insn.uop_bgn or insn.iter_out == 0 or insn.iter_in == 0:
             return
+        plan = self._plan(insn, idx, self._gemm_plan)
+        if insn.reset_reg:
+            self.acc[plan] = 0
+            self.out[plan] = 0
+            return
+        xi, wi, ftype, Pxr, Pwr, rep, shape, bcast, scatter = plan
+        G, Pm, Pn, Pk, g = shape
+        B, BI, BO = self.env.BATCH, self.env.BLOCK_IN, self.env.BLOCK_OUT
+        X = self.inp[xi].astype(ftype)
+        W = self.wgt[wi].astype(ftype)
+        X = X.sum(axis=4) if Pxr > 1 else X[:, :, :, :, 0]
+        W = W.sum(axis=4) if Pwr > 1 else W[:, :, :, :, 0]
+        X = X.transpose(0, 2, 4, 1, 3, 5).reshape(G, Pm * B, g * Pk * BI)
+        W = W.transpose(0, 1, 3, 5, 2, 4).reshape(G, g * Pk * BI, Pn * BO)
+        R = np.matmul(X, W).reshape(G, Pm, B, Pn, BO).transpose(0, 1, 3, 2, 4)
+        if rep > 1:
+            R = R * rep
+        if bcast:
+            R = np.broadcast_to(R[:, :, :, None], R.shape[:3] + (bcast, B, BO))
+        self._write_acc(scatter, R)
+
+    def _gemm_plan(self, insn, idx):
+        e = self.env
         dst = self._grid(insn, idx, 0, insn.dst_factor_out, insn.dst_factor_in,
                          e.ACC_BUFF_DEPTH, "acc")
         if insn.reset_reg:
-            d = np.unique(dst)
-            self.acc[d] = 0
-            self.out[d] = 0
-            return
+            return np.unique(dst)
         src = self._grid(insn, idx, 1, insn.src_factor_out, insn.src_factor_in,
                          e.INP_BUFF_DEPTH, "inp")
         wgt = self._grid(insn, idx, 2, insn.wgt_factor_out, insn.wgt_factor_in,
@@ -194,23 +235,15 @@ class FunctionalState:
                 order = np.argsort(inverse, kind="stable")
                 xi, wi, key, g = xi[order], wi[order], uniq, int(counts[0])
         G = Pb // g
-        B, BI, BO = e.BATCH, e.BLOCK_IN, e.BLOCK_OUT
-        bound = (1 << 14) * BI * Pk * g * Pxr * Pwr * prod(rep_ax)
+        bound = (1 << 14) * e.BLOCK_IN * Pk * g * Pxr * Pwr * prod(rep_ax)
         ftype = np.float32 if bound < _EXACT_F32 else np.float64  # exact integer sums
-        X = self.inp[xi.reshape(G, g, Pm, Pk, Pxr)].astype(ftype)
-        W = self.wgt[wi.reshape(G, g, Pn, Pk, Pwr)].astype(ftype)
-        X = X.sum(axis=4) if Pxr > 1 else X[:, :, :, :, 0]
-        W = W.sum(axis=4) if Pwr > 1 else W[:, :, :, :, 0]
-        X = X.transpose(0, 2, 4, 1, 3, 5).reshape(G, Pm * B, g * Pk * BI)
-        W = W.transpose(0, 1, 3, 5, 2, 4).reshape(G, g * Pk * BI, Pn * BO)
-        R = np.matmul(X, W).reshape(G, Pm, B, Pn, BO).transpose(0, 1, 3, 2, 4)
-        if rep_ax:
-            R = R * prod(rep_ax)
         out_dst = d0 + key[:, None, None] + part(m_ax)[None, :, None] + part(n_ax)[None, None, :]
+        nb = 0
         if bcast:
             out_dst = out_dst[..., None] + part(bcast)
-            R = np.broadcast_to(R[:, :, :, None], R.shape[:3] + (len(part(bcast)), B, BO))
-        self._write_acc(out_dst, R)
+            nb = out_dst.shape[-1]
+        return (xi.reshape(G, g, Pm, Pk, Pxr), wi.reshape(G, g, Pn, Pk, Pwr), ftype, Pxr, Pwr,
+                prod(rep_ax), (G, Pm, Pn, Pk, g), nb, self._scatter_plan(out_dst))
 
     # ------------------------------------------------------------------ ALU
     def _alu(self, insn, idx):
@@ -221,23 +254,13 @@ class FunctionalState:
         if op not in isa.ALU_NAMES or (op == isa.ALU_MUL and e.HW_VER < "0.0.2"):
             raise ProgramError(f"insn {idx} ALU: alu_opcode={op} is not supported by HW_VER "
                                f"{e.HW_VER}")
-        dst = self._grid(insn, idx, 0, insn.dst_factor_out, insn.dst_factor_in,
-                         e.ACC_BUFF_DEPTH, "acc").reshape(-1)
+        dst, src, conflict, unique = self._plan(insn, idx, self._alu_plan)
         if insn.reset_reg:
             self.acc[dst] = 0
             self.out[dst] = 0
             return
-        n = len(dst)
         if insn.use_imm:
-            src = None
-            conflict = False
-        else:
-            src = self._grid(insn, idx, 1, insn.src_factor_out, insn.src_factor_in,
-                             e.ACC_BUFF_DEPTH, "acc").reshape(-1)
-            first = np.full(len(self.acc), n, np.int64)
-            first[dst[::-1]] = np.arange(n - 1, -1, -1)  # first writer of each index
-            conflict = bool((first[src] < np.arange(n)).any())  # reads a value written earlier
-        unique = len(np.unique(dst)) == n
+            src, conflict = None, False
         if not conflict and unique:
             operand = insn.imm if src is None else self.acc[src]
             self.acc[dst] = _alu_op(op, self.acc[dst], operand)
@@ -252,11 +275,26 @@ class FunctionalState:
                          isa.ALU_MUL: np.multiply}[op]
             ufunc.at(self.acc, dst, np.int32(operand) if src is None else operand)
         else:
-            # read-after-write inside one instruction: replay in issue order (rare)
-            for k in range(n):
+            # a source written earlier by the same instruction: replay in issue order (rare;
+            # the hardware's own read-after-write window makes such kernels unusual)
+            for k in range(len(dst)):
                 operand = insn.imm if src is None else self.acc[src[k]]
                 self.acc[dst[k]] = _alu_op(op, self.acc[dst[k]], operand)
         self.out[dst] = self.acc[dst].astype(np.int8)
+
+    def _alu_plan(self, insn, idx):
+        e = self.env
+        dst = self._grid(insn, idx, 0, insn.dst_factor_out, insn.dst_factor_in,
+                         e.ACC_BUFF_DEPTH, "acc").reshape(-1)
+        n = len(dst)
+        src = self._grid(insn, idx, 1, insn.src_factor_out, insn.src_factor_in,
+                         e.ACC_BUFF_DEPTH, "acc").reshape(-1) if not insn.use_imm else None
+        conflict = False
+        if src is not None:
+            first = np.full(len(self.acc), n, np.int64)
+            first[dst[::-1]] = np.arange(n - 1, -1, -1)  # first writer of each index
+            conflict = bool((first[src] < np.arange(n)).any())  # reads a value written earlier
+        return dst, src, conflict, len(np.unique(dst)) == n
 
 
 def _ordered(grid, axes):
