@@ -70,11 +70,16 @@ class Env:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def default(cls) -> "Env":
-        return _load_json(str(CONFIG_DIR / "default.json"))
+        return cls.from_json(CONFIG_DIR / "default.json")
 
     @classmethod
     def from_json(cls, path) -> "Env":
-        return _load_json(str(path))
+        path = Path(path)
+        try:
+            mtime = path.stat().st_mtime_ns  # part of the cache key: an edited file reloads
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read configuration ({exc.strerror})") from None
+        return _load_json(str(path), mtime)
 
     @classmethod
     def from_dict(cls, params: dict) -> "Env":
@@ -215,7 +220,7 @@ def _log2(n: int) -> int:
 
 
 @functools.lru_cache(maxsize=32)
-def _load_json(path: str) -> Env:
+def _load_json(path: str, mtime: int) -> Env:
     try:
         with open(path) as fh:
             params = json.load(fh)

@@ -68,3 +68,8 @@ def test_from_json_round_trip(tmp_path, env):
     path.write_text(json.dumps(env.replace(LOG_UOP_BUFF_SIZE=14).to_dict()))
     loaded = vta.Env.from_json(path)
     assert loaded.UOP_BUFF_DEPTH == 4096 and loaded.replace(LOG_UOP_BUFF_SIZE=15) == env
+
+
+def test_missing_config_file_names_path(tmp_path):
+    with pytest.raises(vta.ConfigError, match="nope.json"):
+        vta.Env.from_json(tmp_path / "nope.json")

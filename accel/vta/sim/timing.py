@@ -10,6 +10,10 @@ The simulation is event-driven: every event is "the k-th instruction of a module
 waits on.  A worklist advances each module until it needs an event not yet known; if no module
 can advance before all are done, the program is deadlocked.  Cost is O(instructions), not
 O(cycles), so a 4-million-cycle GEMM schedules in milliseconds.
+
+Model simplifications: each module has its own AXI master with the full bus width (no DRAM
+contention between them), a token pushed at cycle t can be popped at cycle t, and fetch reads
+one 128-bit instruction per ceil(16 / bus bytes) cycles after an initial DRAM latency.
 """
 from __future__ import annotations
 
