@@ -123,19 +123,19 @@ def run_parallel_call(fn, *args):
     return helper.submit(fn, *args).result()
 
 
-def _pass_builder(speed: int = 3):
+def _pass_builder(speed: int = 3, slp: bool = True):
     pto = llvm.create_pipeline_tuning_options(speed_level=speed)
     pto.loop_vectorization = True
-    pto.slp_vectorization = True
+    pto.slp_vectorization = slp
     pto.loop_unrolling = True
     pto.loop_interleaving = True
     return llvm.create_pass_builder(target_machine(), pto)
 
 
-def _optimize(mod, speed: int):
+def _optimize(mod, speed: int, slp: bool = True):
     """The default O`speed` pipeline on `mod`, with a fresh PassBuilder (its analysis caches are
     keyed by module address, so they are not shared between modules)."""
-    pb = _pass_builder(speed)
+    pb = _pass_builder(speed, slp)
     mpm = pb.getModulePassManager()
     try:
         mpm.run(mod, pb)
@@ -163,24 +163,36 @@ class CodeLibrary:
         self._ir.append(text)
         return self
 
+    def _parse(self):
+        mod = None
+        for text in self._ir:
+            m = llvm.parse_assembly(text)
+            if mod is None:
+                mod = m
+            else:
+                mod.link_in(m)
+        mod.triple, mod.data_layout = triple_and_layout()
+        return mod
+
     def finalize(self, exports: list[str], opt: int = 3) -> "CodeLibrary":
         """Parse, verify, optimize (new pass manager, `opt` level), verify, JIT-link. One build at a
         time per process: llvmlite parses into LLVM's global context, which is not thread-safe."""
         with _lock:
             t0 = time.perf_counter()
-            mod = None
-            for text in self._ir:
-                m = llvm.parse_assembly(text)
-                if mod is None:
-                    mod = m
-                else:
-                    mod.link_in(m)
-            mod.triple, mod.data_layout = triple_and_layout()
+            mod = self._parse()
             mod.verify()
             t1 = time.perf_counter()
             if opt:
                 _optimize(mod, opt)
-                mod.verify()
+                try:
+                    mod.verify()
+                except RuntimeError:
+                    # LLVM 22's SLP vectorizer, run after the loop vectorizer, can emit IR that
+                    # fails verification (uses before defs; found by the schedule fuzzer). Our IR
+                    # verified above, so optimize a fresh parse of it without SLP instead.
+                    mod = self._parse()
+                    _optimize(mod, opt, slp=False)
+                    mod.verify()
             t2 = time.perf_counter()
             self.llvm_ir = str(mod)
             builder = llvm.JITLibraryBuilder().add_ir(self.llvm_ir).add_current_process()
