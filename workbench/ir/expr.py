@@ -276,6 +276,9 @@ def binary(cls, a, b) -> Expr:
         raise TypeError(f"{cls.__name__} needs at least one expression operand")
     a = convert(a, b.dtype if isinstance(b, Expr) else None)
     b = convert(b, a.dtype)
+    la, lb = dt.lanes(a.dtype), dt.lanes(b.dtype)
+    if la != lb and min(la, lb) == 1:     # a scalar next to a vector is broadcast to its lanes
+        a, b = (Broadcast(a, lb), b) if la == 1 else (a, Broadcast(b, la))
     if a.dtype != b.dtype:
         t = dt.promote(a.dtype, b.dtype)
         a, b = a.astype(dt.base(t)), b.astype(dt.base(t))
