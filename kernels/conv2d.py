@@ -27,9 +27,9 @@ def _check_layout(layout: str) -> str:
 def _conv2d(data, kernel, stride, padding, dilation, out_dtype, layout):
     nchw = layout == "NCHW"
     if nchw:
-        (N, C, H, W), (F, C2, KH, KW) = data.shape, kernel.shape
+        (N, C, _, _), (F, C2, KH, KW) = data.shape, kernel.shape
     else:
-        (N, H, W, C), (KH, KW, C2, F) = data.shape, kernel.shape
+        (N, _, _, C), (KH, KW, C2, F) = data.shape, kernel.shape
     check_channels("conv2d", C, C2, kernel.shape)
     (sh, sw), (dh, dw), (OH, OW), p = sliding_setup("conv2d", data, (2, 3) if nchw else (1, 2),
                                                     (KH, KW), stride, padding, dilation)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..ir import expr as E
 from ..ir.simplify import bounds, from_linear, linear, simplify_expr
 from ..ir.visitor import substitute, walk
-from ..schedule.stage import Fuse, Split
+from ..schedule.stage import Split
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..ir import expr as E
 from ..ir.visitor import post_order, walk
-from ..te.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Tensor, make_tensor
+from ..te.tensor import ComputeOp, IterVar, Operation, Tensor, make_tensor
 from .errors import ScheduleError
-from .stage import Fuse, Split, Stage
+from .stage import Fuse, Split, Stage, unique_name
 from .trace import Step, Trace
 
 
@@ -141,11 +141,7 @@ class Schedule:
 
     # -- cache stages --------------------------------------------------------------------------
     def _unique_stage_name(self, base: str) -> str:
-        names = {st.name for st in self.stages}
-        name, n = base, 1
-        while name in names:
-            name, n = f"{base}{n}", n + 1
-        return name
+        return unique_name(base, {st.name for st in self.stages})
 
     def _replace_op(self, stage: Stage, new_op):
         self._stage_of[id(new_op)] = stage

@@ -32,6 +32,14 @@ class Fuse:
     fused: IterVar
 
 
+def unique_name(base: str, taken) -> str:
+    """base, or base1, base2, ... whichever is not taken (names in traces must be unique)."""
+    name, n = base, 1
+    while name in taken:
+        name, n = f"{base}{n}", n + 1
+    return name
+
+
 def _positive_int(v) -> bool:
     return isinstance(v, Integral) and not isinstance(v, bool) and v > 0
 
@@ -109,11 +117,7 @@ class Stage:
         return f"axis {iv.name} is not a leaf"
 
     def _fresh_name(self, name: str) -> str:
-        names = {iv.name for iv in self.all_iter_vars}
-        out, n = name, 1
-        while out in names:
-            out, n = f"{name}{n}", n + 1
-        return out
+        return unique_name(name, {iv.name for iv in self.all_iter_vars})
 
     def _need_loops(self, primitive, argument):
         if self.is_placeholder:

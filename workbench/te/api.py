@@ -161,28 +161,25 @@ def if_then_else(cond, t, f) -> E.Expr:
     return E.Select(cond, t, f)
 
 
-def all(*conds) -> E.Expr:  # noqa: A001
-    """Logical and of conditions (Python's `and` cannot be used on expressions)."""
+def _fold(cls, identity: bool, conds) -> E.Expr:
     if len(conds) == 1 and isinstance(conds[0], (list, tuple)):
         conds = tuple(conds[0])
     if not conds:
-        return E.const(True)
+        return E.const(identity)
     out = E.as_bool(to_expr(conds[0]))
     for c in conds[1:]:
-        out = E.logical(E.And, out, to_expr(c))
+        out = E.logical(cls, out, to_expr(c))
     return out
+
+
+def all(*conds) -> E.Expr:  # noqa: A001
+    """Logical and of conditions (Python's `and` cannot be used on expressions)."""
+    return _fold(E.And, True, conds)
 
 
 def any(*conds) -> E.Expr:  # noqa: A001
     """Logical or of conditions."""
-    if len(conds) == 1 and isinstance(conds[0], (list, tuple)):
-        conds = tuple(conds[0])
-    if not conds:
-        return E.const(False)
-    out = E.as_bool(to_expr(conds[0]))
-    for c in conds[1:]:
-        out = E.logical(E.Or, out, to_expr(c))
-    return out
+    return _fold(E.Or, False, conds)
 
 
 def _float_math(name):
