@@ -15,6 +15,11 @@ _NODE = (E.Expr, S.Stmt)
 
 
 @lru_cache(maxsize=None)
+def _all_fields(cls) -> tuple:
+    return tuple(f.name for f in fields(cls))
+
+
+@lru_cache(maxsize=None)
 def _child_fields(cls) -> tuple:
     return tuple(f.name for f in fields(cls) if f.name not in ("dtype", "name", "combiner", "kind",
                                                                 "buffer", "tensor", "annotations"))
@@ -41,7 +46,7 @@ def map_children(node, fn):
             changes[name] = nv
     if not changes:
         return node
-    kw = {f.name: changes.get(f.name, getattr(node, f.name)) for f in fields(node)}
+    kw = {name: changes[name] if name in changes else getattr(node, name) for name in _all_fields(type(node))}
     return type(node)(**kw)
 
 
@@ -56,19 +61,21 @@ def post_order(node, fn):
 
 
 def walk(node, fn):
-    """Call fn on every node, pre-order (children of identity nodes are not visited)."""
-    fn(node)
-    if isinstance(node, (E.Var, E.Const)) or not hasattr(node, "__dataclass_fields__"):
-        return
-    for name in _child_fields(type(node)):
-        v = getattr(node, name)
-        stack = [v]
-        while stack:
-            x = stack.pop()
-            if isinstance(x, tuple):
-                stack.extend(reversed(x))
-            elif isinstance(x, _NODE):
-                walk(x, fn)
+    """Call fn on every node, pre-order."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, tuple):
+            stack.extend(reversed(n))
+            continue
+        if not isinstance(n, _NODE):
+            continue
+        fn(n)
+        t = type(n)
+        if t is E.Var or t is E.Const:
+            continue
+        kids = [getattr(n, name) for name in _child_fields(t)]
+        stack.extend(reversed(kids))
 
 
 def substitute(node, vmap: dict):

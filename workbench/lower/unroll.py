@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from ..ir import expr as E
 from ..ir import stmt as S
-from ..ir.simplify import simplify_stmt
 from ..ir.visitor import map_children, substitute
 
 MAX_UNROLL = 1024   # an explicit unroll of a longer loop stays a loop (code size), as in TVM
@@ -48,12 +47,13 @@ def unroll(s: S.Stmt, max_step: int = 0) -> S.Stmt:
             body = rec(n.body, here)
             n = S.For(n.var, n.min, n.extent, n.kind, body, n.annotations)
             const = type(n.min) is E.Const and type(n.extent) is E.Const
+            # copies are not simplified here: final_simplify does it once for the whole body
             if const and n.kind == "unrolled" and n.extent.value <= MAX_UNROLL:
-                return simplify_stmt(_unroll_loop(n))
+                return _unroll_loop(n)
             if const and n.kind == "serial" and limit and not n.annotations:
                 steps = _steps(n)
                 if steps is not None and steps <= limit:
-                    return simplify_stmt(_unroll_loop(n))
+                    return _unroll_loop(n)
             return n
         if isinstance(n, S.Stmt):
             return map_children(n, lambda c: rec(c, limit) if isinstance(c, S.Stmt) else c)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from ..ir import dtype as dt
 from ..ir import expr as E
 from ..ir import stmt as S
-from ..ir.simplify import linear, simplify_expr
-from ..ir.visitor import map_children, substitute, uses_var, walk
+from ..ir.simplify import from_linear, linear, simplify_expr
+from ..ir.visitor import map_children, uses_var, walk
 
 
 class _NotVectorizable(Exception):
@@ -81,45 +81,59 @@ class _Vec:
 
     def index(self, e):
         """A Ramp for an index linear in the loop variable, None if it does not use it."""
-        if not uses_var(e, self.var):
-            return None
         lin = linear(e)
         if lin is None:
             raise _NotVectorizable
         terms, _ = lin
         coef = terms.get(self.var, 0)
         for atom in terms:
-            if atom is not self.var and uses_var(atom, self.var):
-                raise _NotVectorizable
-        base = simplify_expr(substitute(e, {self.var: self.lo}))
-        return E.Ramp(base, coef, self.lanes) if coef else None
+            if type(atom) is not E.Var and uses_var(atom, self.var):
+                raise _NotVectorizable      # e.g. (v + c) // 4: not a constant stride
+        if not coef:
+            return None
+        rest = {a: c for a, c in terms.items() if a is not self.var}
+        base = from_linear(rest, lin[1], e.dtype)   # e at the first lane: the rest + coef * lo
+        if not (type(self.lo) is E.Const and self.lo.value == 0):
+            base = simplify_expr(base + self.lo * coef)
+        return E.Ramp(base, coef, self.lanes)
 
     def broadcast(self, e):
         return e if dt.lanes(e.dtype) == self.lanes else E.Broadcast(e, self.lanes)
 
     def expr(self, e):
+        """e with the loop variable as a Ramp; returns e itself when e does not use it."""
         t = type(e)
-        if not uses_var(e, self.var):
-            return e
         if t is E.Var:
-            return E.Ramp(self.lo, 1, self.lanes)
+            return E.Ramp(self.lo, 1, self.lanes) if e is self.var else e
+        if t is E.Const:
+            return e
         if t is E.BufferLoad:
             idx = self.index(e.indices[0])
             return E.BufferLoad(e.buffer, (idx,)) if idx is not None else e
         if isinstance(e, E.BinOp) or t is E.Not:
-            parts = [self.expr(c) for c in ((e.a, e.b) if isinstance(e, E.BinOp) else (e.a,))]
-            parts = [self.broadcast(p) for p in parts]
-            return t(*parts)
+            kids = (e.a, e.b) if isinstance(e, E.BinOp) else (e.a,)
+            parts = [self.expr(c) for c in kids]
+            if all(p is c for p, c in zip(parts, kids)):
+                return e
+            return t(*[self.broadcast(p) for p in parts])
         if t is E.Select:
+            kids = (e.cond, e.t, e.f)
+            parts = [self.expr(c) for c in kids]
+            if all(p is c for p, c in zip(parts, kids)):
+                return e
             loads = []
             walk(e, lambda n: loads.append(1) if type(n) is E.BufferLoad else None)
             if loads:
                 raise _NotVectorizable   # both sides would be loaded for every lane
-            return E.Select(*[self.broadcast(self.expr(c)) for c in (e.cond, e.t, e.f)])
+            return E.Select(*[self.broadcast(p) for p in parts])
         if t is E.Cast:
-            v = self.broadcast(self.expr(e.value))
-            return E.Cast(dt.with_lanes(e.dtype, self.lanes), v)
+            v = self.expr(e.value)
+            return e if v is e.value else E.Cast(dt.with_lanes(e.dtype, self.lanes), self.broadcast(v))
         if t is E.Call:
-            args = tuple(self.broadcast(self.expr(a)) for a in e.args)
-            return E.Call(e.name, args, dt.with_lanes(e.dtype, self.lanes))
-        raise _NotVectorizable
+            args = [self.expr(a) for a in e.args]
+            if all(a is b for a, b in zip(args, e.args)):
+                return e
+            return E.Call(e.name, tuple(self.broadcast(a) for a in args), dt.with_lanes(e.dtype, self.lanes))
+        if uses_var(e, self.var):
+            raise _NotVectorizable
+        return e
