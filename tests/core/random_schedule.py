@@ -32,6 +32,18 @@ def random_schedule(out, rng: random.Random, max_steps: int = 8):
             s.cache_write(out, "local")
         except wb.ScheduleError:
             pass
+    if rng.random() < 0.3:
+        # copy one input into a local buffer for one reader, computed at the root or in its loops
+        src = rng.choice([st for st in s.stages if st.is_placeholder])
+        readers = [r for r in s.readers(src) if r.attach != "inline"]
+        if readers:
+            reader = rng.choice(readers)
+            cache = s[s.cache_read(src.op.output(0), "local", [reader])]
+            if rng.random() < 0.7 and reader.leaf_iter_vars:
+                cache.compute_at(reader, rng.choice(reader.leaf_iter_vars))
+    for st in s.stages:
+        if st.attach != "root" and not st.is_output and rng.random() < 0.1:
+            st.compute_root()
     stages = [st for st in s.stages if not st.is_placeholder and st.attach != "inline"]
     for _ in range(rng.randint(0, max_steps)):
         st = rng.choice(stages)
@@ -39,8 +51,16 @@ def random_schedule(out, rng: random.Random, max_steps: int = 8):
         if not leaves:
             continue
         prim = rng.choice(("split", "split", "split", "reorder", "fuse", "vectorize", "unroll",
-                           "parallel", "pragma", "tile"))
+                           "parallel", "pragma", "tile", "vector_inner", "vector_inner"))
         try:
+            if prim == "vector_inner":
+                # the common idiom: split a data axis and vectorize its inner part, innermost
+                data = [iv for iv in leaves if iv.kind == "data" and iv.extent >= 2]
+                if data:
+                    outer, inner = st.split(rng.choice(data), factor=rng.choice((2, 4, 8, 16)))
+                    order = [iv for iv in st.leaf_iter_vars if iv is not inner] + [inner]
+                    st.reorder(*order)
+                    st.vectorize(inner)
             if prim == "split":
                 ax = rng.choice(leaves)
                 if rng.random() < 0.8:
