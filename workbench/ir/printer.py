@@ -77,7 +77,8 @@ def _lines(s, ind: int, out: list):
         for x in s.stmts:
             _lines(x, ind, out)
     elif t is S.For:
-        ann = "".join(f"  # {k}={v}" for k, v in s.annotations)
+        ann = "".join(f"  # {k.replace('_', ' ')}: {v}" if k.startswith("not_") else f"  # {k}={v}"
+                      for k, v in s.annotations)
         out.append(f"{pad}for {_name(s.var.name)} in {_range(s)}:{ann}")
         _lines(s.body, ind + 1, out)
     elif t is S.IfThenElse:

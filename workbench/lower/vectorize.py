@@ -12,7 +12,7 @@ from ..ir.visitor import map_children, uses_var, walk
 
 
 class _NotVectorizable(Exception):
-    pass
+    """Why a loop marked `vectorize` stays a scalar loop (shown in the printed IR)."""
 
 
 def vectorize(s: S.Stmt) -> S.Stmt:
@@ -23,8 +23,9 @@ def vectorize(s: S.Stmt) -> S.Stmt:
             if n.kind == "vectorized":
                 try:
                     return _vectorize_loop(n)
-                except _NotVectorizable:
-                    return S.For(n.var, n.min, n.extent, "serial", n.body, n.annotations)
+                except _NotVectorizable as why:
+                    note = ("not_vectorized", str(why) or "not a straight-line body")
+                    return S.For(n.var, n.min, n.extent, "serial", n.body, n.annotations + (note,))
             return n
         if isinstance(n, S.Stmt):
             return map_children(n, lambda c: rec(c) if isinstance(c, S.Stmt) else c)
@@ -34,7 +35,7 @@ def vectorize(s: S.Stmt) -> S.Stmt:
 
 def _vectorize_loop(f: S.For) -> S.Stmt:
     if type(f.extent) is not E.Const or f.extent.value < 2:
-        raise _NotVectorizable
+        raise _NotVectorizable("extent is not a constant of at least 2")
     lanes = f.extent.value
     _check_dependences(f.body, f.var)
     return _Vec(f.var, f.min, lanes).stmt(f.body)
@@ -44,16 +45,19 @@ def _check_dependences(body, var):
     """Every buffer written in the loop may only be read at exactly the written index."""
     stores: dict = {}
     def fn(n):
-        if type(n) in (S.For, S.Allocate):
-            raise _NotVectorizable
+        if type(n) is S.For:
+            raise _NotVectorizable(f"loop {n.var.name} is inside it (vectorize the innermost loop)")
+        if type(n) is S.Allocate:
+            raise _NotVectorizable(f"buffer {n.buffer.name} is allocated inside it")
         if type(n) is S.BufferStore:
             if n.buffer in stores and not E.structural_equal(stores[n.buffer], n.indices):
-                raise _NotVectorizable
+                raise _NotVectorizable(f"{n.buffer.name} is written at two different indices")
             stores[n.buffer] = n.indices
     walk(body, fn)
     def check(n):
         if type(n) is E.BufferLoad and n.buffer in stores and not E.structural_equal(stores[n.buffer], n.indices):
-            raise _NotVectorizable
+            raise _NotVectorizable(f"{n.buffer.name} is read at another index than it is written "
+                                   "(a dependence between lanes)")
     walk(body, check)
 
 
@@ -67,28 +71,29 @@ class _Vec:
             return S.seq(*[self.stmt(x) for x in s.stmts])
         if t is S.IfThenElse:
             if uses_var(s.cond, self.var):
-                raise _NotVectorizable
+                raise _NotVectorizable(f"a condition depends on the lane ({s.cond})")
             return S.IfThenElse(s.cond, self.stmt(s.then_case),
                                 None if s.else_case is None else self.stmt(s.else_case))
         if t is S.BufferStore:
             idx = self.index(s.indices[0])
             if idx is None:
-                raise _NotVectorizable      # every lane would write the same element
+                raise _NotVectorizable(f"every lane would write the same element of {s.buffer.name} "
+                                       "(a reduction)")
             return S.BufferStore(s.buffer, self.broadcast(self.expr(s.value)), (idx,))
         if t is S.Evaluate:
             return s
-        raise _NotVectorizable
+        raise _NotVectorizable(f"cannot vectorize {type(s).__name__}")
 
     def index(self, e):
         """A Ramp for an index linear in the loop variable, None if it does not use it."""
         lin = linear(e)
         if lin is None:
-            raise _NotVectorizable
+            raise _NotVectorizable(f"index {e} is not an integer expression")
         terms, _ = lin
         coef = terms.get(self.var, 0)
         for atom in terms:
             if type(atom) is not E.Var and uses_var(atom, self.var):
-                raise _NotVectorizable      # e.g. (v + c) // 4: not a constant stride
+                raise _NotVectorizable(f"index {e} has no constant stride across lanes")
         if not coef:
             return None
         rest = {a: c for a, c in terms.items() if a is not self.var}
@@ -124,7 +129,7 @@ class _Vec:
             loads = []
             walk(e, lambda n: loads.append(1) if type(n) is E.BufferLoad else None)
             if loads:
-                raise _NotVectorizable   # both sides would be loaded for every lane
+                raise _NotVectorizable("a lane-dependent select reads memory on both sides")
             return E.Select(*[self.broadcast(p) for p in parts])
         if t is E.Cast:
             v = self.expr(e.value)
@@ -135,5 +140,5 @@ class _Vec:
                 return e
             return E.Call(e.name, tuple(self.broadcast(a) for a in args), dt.with_lanes(e.dtype, self.lanes))
         if uses_var(e, self.var):
-            raise _NotVectorizable
+            raise _NotVectorizable(f"cannot vectorize {type(e).__name__}")
         return e
