@@ -116,26 +116,25 @@ def _is_axis_arg(b) -> bool:
         isinstance(b, (list, tuple)) and b and builtins.all(isinstance(x, IterVar) for x in b))
 
 
-def max(a, b=None, axis=None, where=None):  # noqa: A001
-    """max over a reduction axis (`te.max(A[i, k], axis=k)`), or elementwise (`te.max(x, y)`)."""
+def _max_or_min(combiner, cls, a, b, axis, where):
     if axis is None and _is_axis_arg(b):
         axis, b = b, None
     if axis is not None:
-        return _reduce("max", a, axis, where)
+        return _reduce(combiner, a, axis, where)
     if b is None:
-        raise TypeError("te.max needs either axis=... (a reduction) or two expressions (elementwise)")
-    return E.binary(E.Max, to_expr(a), to_expr(b)) if isinstance(to_expr(a), E.Expr) else None
+        raise TypeError(f"te.{combiner} needs either axis=... (a reduction) or two expressions "
+                        "(elementwise)")
+    return E.binary(cls, to_expr(a), to_expr(b))
+
+
+def max(a, b=None, axis=None, where=None):  # noqa: A001
+    """max over a reduction axis (`te.max(A[i, k], axis=k)`), or elementwise (`te.max(x, y)`)."""
+    return _max_or_min("max", E.Max, a, b, axis, where)
 
 
 def min(a, b=None, axis=None, where=None):  # noqa: A001
     """min over a reduction axis, or elementwise with two expressions."""
-    if axis is None and _is_axis_arg(b):
-        axis, b = b, None
-    if axis is not None:
-        return _reduce("min", a, axis, where)
-    if b is None:
-        raise TypeError("te.min needs either axis=... (a reduction) or two expressions (elementwise)")
-    return E.binary(E.Min, to_expr(a), to_expr(b))
+    return _max_or_min("min", E.Min, a, b, axis, where)
 
 
 # -- scalars, conditions, math -----------------------------------------------------------------
