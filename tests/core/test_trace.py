@@ -31,3 +31,10 @@ def _fresh(name):
     s, args = CASES[name]()
     outputs = s.outputs
     return wb.create_schedule(outputs), args
+
+
+def test_schedule_summary_lists_stages_and_loops():
+    s, _ = CASES["cache_write"]()
+    text = str(s)
+    assert "C.local (local): at C.j.outer; loops i, j, k" in text
+    assert "C: root; loops i.outer, j.outer, i.inner, j.inner" in text

@@ -56,6 +56,22 @@ class Schedule:
                 raise TypeError(f"output {t.name} is a placeholder; there is nothing to compute")
             st.is_output = True
 
+    def __str__(self):
+        """One line per stage: its loops in order (with kinds) and where it is computed."""
+        lines = []
+        for st in self.stages:
+            if st.is_placeholder:
+                lines.append(f"{st.name}: input {list(st.op.shape)} {st.op.dtype}")
+                continue
+            where = {"root": "root", "inline": "inlined"}.get(st.attach) or \
+                f"at {st.attach_stage.name}.{st.attach_ivar.name}"
+            loops = ", ".join(iv.name + (f"[{st.kinds[iv]}]" if iv in st.kinds else "")
+                              for iv in st.leaf_iter_vars)
+            scope = "" if st.scope == "global" else f" ({st.scope})"
+            lines.append(f"{st.name}{scope}: {where}; loops {loops}" if st.attach != "inline"
+                         else f"{st.name}: inlined")
+        return "\n".join(lines)
+
     # -- lookup --------------------------------------------------------------------------------
     def __getitem__(self, key) -> Stage:
         if isinstance(key, Stage):
