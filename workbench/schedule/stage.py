@@ -185,7 +185,7 @@ class Stage:
 
     def _move_attrs(self, old, new):
         # a loop kind or pragma set on an axis stays with the outer part when it is split/fused
-        for attr in ("kinds", "pragmas", "kind_steps", "bindings"):
+        for attr in ("kinds", "pragmas", "kind_steps", "bindings", "tensorized"):
             d = getattr(self, attr)
             if old in d:
                 d[new] = d.pop(old)
@@ -420,3 +420,27 @@ class Stage:
         self.bindings[iv] = thread
         self.kind_steps[iv] = len(self.schedule.trace)
         self._record("bind", (iv.name, thread.thread_tag))
+
+    # -- tensor intrinsics ---------------------------------------------------------------------------
+    def tensorize(self, axis, intrin):
+        """Replace the loop nest under `axis` (included) by a tensor intrinsic
+        (te.decl_tensor_intrin, or its name). The sub-nest must compute exactly the intrinsic's
+        compute; otherwise a ScheduleError says which axis or access differs."""
+        from ..te.intrin import TensorIntrin, get_tensor_intrin
+        from .tensorize import match_intrin
+        self._need_loops("tensorize", f"axis={getattr(axis, 'name', axis)}")
+        iv = self._leaf(axis, "tensorize", "axis")
+        if isinstance(intrin, str):
+            found = get_tensor_intrin(intrin)
+            if found is None:
+                raise self._err("tensorize", f"intrin={intrin!r}", "no tensor intrinsic of that name was "
+                                "declared (te.decl_tensor_intrin) in this process")
+            intrin = found
+        if not isinstance(intrin, TensorIntrin):
+            raise self._err("tensorize", f"intrin={intrin!r}", "expected a te.decl_tensor_intrin(...) result")
+        if self.tensorized:
+            other = next(iter(self.tensorized))
+            raise self._err("tensorize", f"axis={iv.name}", f"the stage is already tensorized at {other.name}")
+        match_intrin(self, iv, intrin)
+        self.tensorized[iv] = intrin
+        self._record("tensorize", (iv.name, intrin.name))
