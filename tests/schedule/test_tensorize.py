@@ -49,14 +49,21 @@ def dot_intrin(K=16, with_reset=True):
     return te.decl_tensor_intrin(o, lower_fn, name=f"dot{K}" + ("" if with_reset else "_body"))
 
 
-def test_axpy_tensorize_matches_numpy_and_is_vector_code():
-    A, B, C = matmul(64, 64, 64)
+def axpy_schedule(C, jf=16, kf=4, order=None):
+    """C's loops as (i, j.outer, k.outer, k.inner, j.inner) (or `order` of those names): the sub-nest
+    under k.inner is an axpy block. Returns (s, k.inner)."""
     s = wb.create_schedule(C)
     i, j = C.op.axis
     k, = C.op.reduce_axis
-    jo, ji = s[C].split(j, factor=16)
-    ko, ki = s[C].split(k, factor=4)
-    s[C].reorder(i, jo, ko, ki, ji)
+    jo, ji = s[C].split(j, factor=jf)
+    ko, ki = s[C].split(k, factor=kf)
+    s[C].reorder(*(order or ("i", "j.outer", "k.outer", "k.inner", "j.inner")))
+    return s, ki
+
+
+def test_axpy_tensorize_matches_numpy_and_is_vector_code():
+    A, B, C = matmul(64, 64, 64)
+    s, ki = axpy_schedule(C)
     s[C].tensorize(ki, axpy_intrin())
     assert s.trace.steps[-1].to_python() == "s['C'].tensorize('k.inner', 'axpy16')"
     text = str(wb.lower(s, [A, B, C]))
@@ -148,12 +155,7 @@ def test_packed_4d_stage_calls_2d_intrinsic():
 
 def test_mismatch_errors_name_axis_or_access():
     A, B, C = matmul(64, 64, 64)
-    s = wb.create_schedule(C)
-    i, j = C.op.axis
-    k, = C.op.reduce_axis
-    jo, ji = s[C].split(j, factor=8)
-    ko, ki = s[C].split(k, factor=4)
-    s[C].reorder(i, jo, ko, ki, ji)
+    s, ki = axpy_schedule(C, jf=8)
     intrin = axpy_intrin()
     schedule_error(lambda: s[C].tensorize(ki, intrin), r"^tensorize\(axis=k.inner\) on stage 'C'",
                    "covers 8 iterations of data axis j, but the intrinsic's axis j has extent 16")
@@ -163,10 +165,7 @@ def test_mismatch_errors_name_axis_or_access():
     kk = te.reduce_axis((0, 4), "kk")
     o = te.compute((16,), lambda jj: te.sum(a[kk] * b[jj, kk], axis=kk), name="o")
     bad = te.decl_tensor_intrin(o, lambda ins, outs: None, name="axpy_t")
-    s2 = wb.create_schedule(C)
-    jo, ji = s2[C].split(j, factor=16)
-    ko, ki = s2[C].split(k, factor=4)
-    s2[C].reorder(i, jo, ko, ki, ji)
+    s2, ki = axpy_schedule(C)
     schedule_error(lambda: s2[C].tensorize(ki, bad), r"access B\[.*\] differs in dimension 0")
     # the operation differs (+ instead of *)
     o2 = te.compute((16,), lambda jj: te.sum(a[kk] + b[kk, jj], axis=kk), name="o2")
@@ -174,22 +173,14 @@ def test_mismatch_errors_name_axis_or_access():
     o2 = te.compute((16,), lambda jj: te.sum(a[kk] + b2[kk, jj], axis=kk), name="o2")
     schedule_error(lambda: s2[C].tensorize(ki, te.decl_tensor_intrin(o2, lambda i, o: None)), "computes")
     # a loop of the sub-nest that is only partly inside
-    s3 = wb.create_schedule(C)
-    jo, ji = s3[C].split(j, factor=16)
-    ko, ki = s3[C].split(k, factor=4)
-    s3[C].reorder(i, ji, ko, ki, jo)
+    s3, ki = axpy_schedule(C, order=("i", "j.inner", "k.outer", "k.inner", "j.outer"))
     schedule_error(lambda: s3[C].tensorize(ki, intrin), "only partly inside")
     schedule_error(lambda: s3[C].tensorize(ki, "no_such_intrin"), "no tensor intrinsic of that name")
 
 
 def test_tensorize_errors_at_lowering():
     A, B, C = matmul(64, 60, 64)          # 60 is not a multiple of 16: a tail under the intrinsic
-    s = wb.create_schedule(C)
-    i, j = C.op.axis
-    k, = C.op.reduce_axis
-    jo, ji = s[C].split(j, factor=16)
-    ko, ki = s[C].split(k, factor=4)
-    s[C].reorder(i, jo, ko, ki, ji)
+    s, ki = axpy_schedule(C)
     s[C].tensorize(ki, axpy_intrin())
     schedule_error(lambda: wb.lower(s, [A, B, C]), r"tensorize\(axis=k.inner\)", "tail")
     # reduction split around the sub-nest, but the intrinsic has no reset/update
