@@ -250,6 +250,12 @@ class Schedule:
         self._record("cache_write", None, (st.name, scope), {}, (name,))
         return cache_t
 
+    def rfactor(self, tensor, axis, factor_axis: int = 0):
+        """Factor the reduction of `tensor` over its reduction loop `axis` into a new stage
+        (returned) whose data axis `factor_axis` is `axis`; `tensor` then reduces over it."""
+        from .rfactor import rfactor
+        return rfactor(self, tensor, axis, factor_axis)
+
     def _ops_of(self, stage):
         return [(opid, st) for opid, st in self._stage_of.items() if st is stage]
 

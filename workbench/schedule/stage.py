@@ -282,7 +282,8 @@ class Stage:
             what = "the output would be updated by several threads at once" if kind == "parallel" \
                 else "lanes would accumulate into one element"
             raise self._err(primitive, f"axis={iv.name}", f"{iv.name} is a reduction axis; {what}. "
-                            "Use rfactor-style splitting or reorder a data axis innermost instead")
+                            "Use s.rfactor(tensor, axis) to make it a data axis of a new stage, or reorder a data axis "
+                            "innermost instead")
         # The extent is final only for an output stage (always at the root); another stage may be
         # (or later be) computed at a consumer's loop, where bound inference shrinks its loops, so
         # its check waits for lowering (schedule_ops), as TVM's tutorial GEMM schedule needs.
