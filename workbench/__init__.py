@@ -6,7 +6,7 @@
 """
 from . import te
 from .lower import lower as _lower
-from .schedule import Schedule, ScheduleError, Stage, Trace, create_schedule
+from .schedule import Schedule, ScheduleError, Stage, Trace, TraceError, create_schedule
 
 
 def lower(sch, args, name: str = "main"):
@@ -24,4 +24,4 @@ def build(sch, args, target: str = "llvm", name: str = "main"):
     return build_func(_lower(sch, args, name), target=target)
 
 
-__all__ = ["te", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError", "Trace"]
+__all__ = ["te", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError", "Trace", "TraceError"]

@@ -85,7 +85,6 @@ def test_copy_is_independent():
     jo, ji = s2[C].split(j, factor=16)
     s2[C].vectorize(ji)
     s2[C].parallel(io)
-    CC = s2.cache_write(C, "local") if False else None
     assert str(wb.lower(s, [A, B, C])) == before
     assert len(s.trace) == 1 and len(s2.trace) == 4
     assert s[C].leaf_iter_vars != s2[C].leaf_iter_vars

@@ -8,7 +8,7 @@ from ..te.tensor import ComputeOp, IterVar, Operation, Tensor, make_tensor
 from .errors import ScheduleError
 from .scopes import check_scope
 from .stage import Fuse, Split, Stage, unique_name
-from .trace import Step, Trace
+from .trace import Step, Trace, normalize_arg
 
 
 def _topo_ops(outputs) -> list:
@@ -141,7 +141,8 @@ class Schedule:
         return None
 
     def _record(self, primitive, stage, args, kwargs, outputs):
-        self.trace = self.trace.append(Step(primitive, stage, tuple(args), tuple(sorted(kwargs.items())),
+        self.trace = self.trace.append(Step(primitive, stage, normalize_arg(tuple(args)),
+                                            tuple(sorted((k, normalize_arg(v)) for k, v in kwargs.items())),
                                             tuple(outputs)))
 
     # -- graph queries -------------------------------------------------------------------------
@@ -201,6 +202,13 @@ class Schedule:
             reader_stages.append(st)
         if not reader_stages:
             raise ScheduleError("cache_read", "readers=[]", "give at least one reader")
+        if src.attach == "at" and src.attach_stage in reader_stages:
+            # the readers would read the cache instead, leaving src computed inside a loop of a
+            # stage that no longer reads it (lowering would then blame compute_at)
+            raise ScheduleError("cache_read", f"readers=[{src.attach_stage.name}]", f"{src.name!r} is computed "
+                                f"at {src.attach_stage.name}.{src.attach_ivar.name} (compute_at); reading it "
+                                "through a cache would leave it inside a stage that no longer reads it. Apply "
+                                f"cache_read before compute_at, or s[{src.name!r}].compute_root() first")
         name = self._unique_stage_name(f"{src.name}.{scope}")
         src_t = src.op.output(0)
         axis = tuple(IterVar(E.Var(f"ax{d}"), 0, ext, "data") for d, ext in enumerate(src_t.shape))
