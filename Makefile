@@ -9,7 +9,10 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,lab,torch,browser]"
+	$(PY) -m pip install -q -e ".[dev,lab,torch,browser,studies]"
+	# pretrained MTCNN weights for the resolution study; --no-deps because its metadata pins
+	# torch<2.3 and torchvision, neither of which we use (we read the .pt files directly)
+	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
 	touch $(STAMP)
 
 venv: $(STAMP)
