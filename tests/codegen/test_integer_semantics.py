@@ -73,7 +73,9 @@ def test_slp_copyable_elements_is_off():
 @pytest.mark.parametrize("dtype", ["int32", "int8", "int16", "int64"])
 def test_loop_index_products_wrap_like_numpy(dtype):
     n = 4096
-    Y = te.compute((n,), lambda i: te.if_then_else(i.astype(dtype) * 1000000 > 0, 1, 0), name="Y") \
+    # a literal must fit its neighbour's dtype (as numpy 2 and TVM insist): use 1000000 wrapped to it
+    big = int(np.array(1000000).astype(dtype))
+    Y = te.compute((n,), lambda i: te.if_then_else(i.astype(dtype) * big > 0, 1, 0), name="Y") \
         if dtype != "int32" else te.compute((n,), lambda i: te.if_then_else(i * 1000000 > 0, 1, 0), name="Y")
     s = wb.create_schedule(Y)
     f = wb.build(s, [Y])

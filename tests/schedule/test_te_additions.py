@@ -75,6 +75,9 @@ def test_int_literal_must_fit_dtype():
         te.placeholder((4,), "uint8", name="U")[0] - (-1)
     assert str(A[0] + 100).endswith("int8(100)")
     assert (A[0].astype("int32") + 300).dtype == "int32"
+    with pytest.raises(ValueError, match="does not fit in int8"):
+        te.const(300, "int8")
+    assert te.const(-128, "int8").value == -128
 
 
 def test_truth_value_of_loop_condition_raises():
