@@ -231,6 +231,38 @@ def test_decl_tensor_intrin_checks():
     with pytest.raises(ValueError, match="placeholders"):
         te.decl_tensor_intrin(Q, lambda i, o: None)
     with pytest.raises(TypeError, match="callable"):
-        te.decl_tensor_intrin(P, None)
+        te.decl_tensor_intrin(P, 42)
     with pytest.raises(TypeError, match="te.compute"):
         te.decl_tensor_intrin(A, lambda i, o: None)
+
+
+def test_backend_lowered_intrinsic_keeps_loops_with_annotation():
+    """lower_fn=None (or a backend record with .compute and .name, as VTA's env.gemm): the nest is
+    checked, kept, and its outer loop annotated for the backend; a CPU build runs the loops."""
+    from types import SimpleNamespace
+    a = te.placeholder((4,), name="a")
+    b = te.placeholder((4, 16), name="b")
+    kk = te.reduce_axis((0, 4), "kk")
+    o = te.compute((16,), lambda jj: te.sum(a[kk] * b[kk, jj], axis=kk), name="o")
+    A, B, C = matmul(32, 32, 32)
+    for intrin in (te.decl_tensor_intrin(o, None, name="axpy_backend"),
+                   SimpleNamespace(compute=o, name="axpy_record")):
+        s, ki = axpy_schedule(C)
+        s[C].tensorize(ki, intrin)
+        func = wb.lower(s, [A, B, C])
+        from workbench.ir.visitor import walk
+        marked = []
+        walk(func.body, lambda n: marked.append(n) if isinstance(n, S.For) and
+             any(k == "tensorize" for k, _ in n.annotations) else None)
+        assert len(marked) == 1 and marked[0].var.name == "k.inner"
+        run_matmul(s, A, B, C)
+    s, ki = axpy_schedule(C, jf=8)
+    schedule_error(lambda: s[C].tensorize(ki, SimpleNamespace(compute=o, name="axpy_record")), "extent 16")
+
+
+def test_pragma_without_value_replays():
+    A, B, C = matmul(16, 16, 16)
+    s = wb.create_schedule(C)
+    s[C].pragma(C.op.axis[0], "dma_copy")
+    s2 = wb.Trace.from_json(s.trace.to_json()).replay(wb.create_schedule(C))
+    assert s2[C].pragmas == s[C].pragmas

@@ -161,7 +161,10 @@ class _Lowering:
         stmt, start, tz = main, len(leaves), None
         if st.tensorized:
             tz = self._tensorized(st, values, conds, init is not None)
-            start, stmt = tz[0], tz[1]
+            if tz[1] is None:
+                tz = None           # backend-lowered intrinsic: the loops stay (see _loop)
+            else:
+                start, stmt = tz[0], tz[1]
         for p in range(start - 1, -1, -1):
             iv = leaves[p]
             stmt = self._with_attached(st, iv, stmt)
@@ -212,6 +215,8 @@ class _Lowering:
             if need is not None and v.scope != need:
                 raise ScheduleError("tensorize", f"intrin={intrin.name}", f"the intrinsic needs {t.name} in "
                                     f"scope {need!r} but buffer {v.name} is in {v.scope!r}", st.name)
+        if intrin.lower_fn is None:     # a backend lowers it: keep the loops, mark the outermost
+            return pos, None, None
         res = intrin.lower_fn(ins, outs)
         body, reset, update = res if isinstance(res, tuple) else (res, None, None)
         if isinstance(res, tuple) and len(res) != 3 or not all(x is None or isinstance(x, S.Stmt)
@@ -240,6 +245,8 @@ class _Lowering:
             raise ScheduleError("vectorize", f"axis={iv.name}", f"extent {sb.ext[iv]} (after bound "
                                 f"inference) is too long to vectorize (at most {MAX_LANES} lanes); split it "
                                 f"first{_step_note(st, iv)}", st.name)
+        if iv in st.tensorized and st.tensorized[iv].lower_fn is None:
+            ann = ann + (("tensorize", st.tensorized[iv].name),)
         thread = st.bindings.get(iv)
         if thread is not None:
             if thread.extent is not None and thread.extent != sb.ext[iv]:

@@ -67,8 +67,12 @@ class Schedule:
                 continue
             where = {"root": "root", "inline": "inlined"}.get(st.attach) or \
                 f"at {st.attach_stage.name}.{st.attach_ivar.name}"
-            loops = ", ".join(iv.name + (f"[{st.kinds[iv]}]" if iv in st.kinds else "")
-                              for iv in st.leaf_iter_vars)
+            def mark(iv):
+                marks = [st.kinds[iv]] if iv in st.kinds else []
+                marks += [st.bindings[iv].thread_tag] if iv in st.bindings else []
+                marks += [f"tensorize {st.tensorized[iv].name}"] if iv in st.tensorized else []
+                return f"[{', '.join(marks)}]" if marks else ""
+            loops = ", ".join(iv.name + mark(iv) for iv in st.leaf_iter_vars)
             scope = "" if st.scope == "global" else f" ({st.scope})"
             lines.append(f"{st.name}{scope}: {where}; loops {loops}" if st.attach != "inline"
                          else f"{st.name}: inlined")

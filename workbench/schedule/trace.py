@@ -55,10 +55,12 @@ class Step:
         if level == "schedule" and self.stage is not None:
             raise bad(f"is a schedule-level primitive (s.{self.primitive}), got stage={self.stage!r}")
         args = self.args
-        if len(args) < len(pos) or (var is None and len(args) != len(pos)):
-            raise bad(f"takes {len(pos)}{' or more' if var else ''} arguments, got {len(args)}")
+        need = sum(1 for k in pos if not k.endswith("?"))
+        if not isinstance(args, tuple) or len(args) < need or (var is None and len(args) > len(pos)):
+            count = f"{need}{' or more' if var else ''}" if need == len(pos) else f"{need} to {len(pos)}"
+            raise bad(f"takes {count} arguments, got {len(args) if isinstance(args, tuple) else args!r}")
         for n, a in enumerate(args):
-            kind = pos[n] if n < len(pos) else var
+            kind = (pos[n] if n < len(pos) else var).rstrip("?")
             if not _is_kind(a, kind):
                 raise bad(f"argument {n} must be {_KIND_DOC[kind]}, got {a!r}")
         if not isinstance(self.kwargs, tuple):
@@ -88,7 +90,8 @@ class TraceError(ValueError):
     """A trace (from JSON, a log or a file) that is not a valid list of schedule primitives."""
 
 
-# primitive -> (level, positional argument kinds, kind of further *args or None, {keyword: kind})
+# primitive -> (level, positional argument kinds ("kind?" = may be left out), kind of further
+# *args or None, {keyword: kind})
 PRIMITIVES = {
     "split": ("stage", ("name",), None, {"factor": "int", "nparts": "int"}),
     "tile": ("stage", ("name", "name", "int", "int"), None, {}),
@@ -97,7 +100,7 @@ PRIMITIVES = {
     "vectorize": ("stage", ("name",), None, {}),
     "unroll": ("stage", ("name",), None, {}),
     "parallel": ("stage", ("name",), None, {}),
-    "pragma": ("stage", ("name", "name", "int"), None, {}),
+    "pragma": ("stage", ("name", "name", "int?"), None, {}),     # backend pragmas take no value
     "compute_at": ("stage", ("name", "name"), None, {}),
     "compute_inline": ("stage", (), None, {}),
     "compute_root": ("stage", (), None, {}),

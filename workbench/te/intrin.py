@@ -50,12 +50,16 @@ def decl_tensor_intrin(op, lower_fn, name: str | None = None, binds=None) -> Ten
     """Declare a tensor intrinsic: `op` is a small te compute (or its tensor) over placeholders,
     `lower_fn(ins, outs)` emits its implementation (see the module docstring). `binds` optionally
     maps intrinsic tensors to the storage scope their buffers must be in (a string, or an object
-    with a `.scope`), e.g. VTA's SRAM scopes."""
+    with a `.scope`), e.g. VTA's SRAM scopes.
+
+    `lower_fn=None` declares an intrinsic a backend lowers itself: the sub-nest is checked, then
+    kept as loops with a `("tensorize", name)` annotation on its outermost loop for the backend's
+    passes to find (a CPU build runs the loops)."""
     if isinstance(op, Tensor):
         op = op.op
     if not isinstance(op, ComputeOp):
         raise TypeError(f"decl_tensor_intrin: op must be a te.compute (or its tensor), got {op!r}")
-    if not callable(lower_fn):
+    if lower_fn is not None and not callable(lower_fn):
         raise TypeError(f"decl_tensor_intrin: lower_fn must be callable (ins, outs) -> statement, got {lower_fn!r}")
     for t in op.input_tensors:
         if not isinstance(t.op, PlaceholderOp):
@@ -77,6 +81,21 @@ def decl_tensor_intrin(op, lower_fn, name: str | None = None, binds=None) -> Ten
 
 def get_tensor_intrin(name: str) -> TensorIntrin | None:
     return _INTRINSICS.get(name)
+
+
+def as_tensor_intrin(x) -> TensorIntrin | None:
+    """x itself, or a backend's intrinsic record (an object with `.compute`, a te tensor, and
+    `.name`, as VTA's env.gemm) declared as a backend-lowered TensorIntrin; None otherwise."""
+    if isinstance(x, TensorIntrin):
+        return x
+    compute = getattr(x, "compute", None)
+    if isinstance(compute, Tensor) and isinstance(getattr(x, "name", None), str):
+        known = _INTRINSICS.get(x.name)
+        if known is not None and known.op is compute.op:
+            return known
+        return decl_tensor_intrin(compute, getattr(x, "lower_fn", None), name=x.name,
+                                  binds=getattr(x, "binds", None))
+    return None
 
 
 @dataclass(frozen=True)
