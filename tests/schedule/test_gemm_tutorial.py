@@ -6,106 +6,26 @@ import pytest
 import workbench as wb
 from workbench import te
 
+from kernels import gemm_tutorial
+
 from .helpers import run_matmul, schedule_error
 
 M = N = K = 128
 BN = 32
-KF = 4
 
 
-def gemm():
-    k = te.reduce_axis((0, K), "k")
-    A = te.placeholder((M, K), name="A")
-    B = te.placeholder((K, N), name="B")
-    C = te.compute((M, N), lambda m, n: te.sum(A[m, k] * B[k, n], axis=k), name="C")
-    return A, B, C, k
-
-
-def blocking():
-    A, B, C, k = gemm()
-    s = wb.create_schedule(C)
-    mo, no, mi, ni = s[C].tile(C.op.axis[0], C.op.axis[1], BN, BN)
-    ko, ki = s[C].split(k, factor=KF)
-    s[C].reorder(mo, no, ko, ki, mi, ni)
-    return s, (A, B, C)
-
-
-def vectorization():
-    s, (A, B, C) = blocking()
-    s[C].vectorize(s[C].axis("n.inner"))
-    return s, (A, B, C)
-
-
-def loop_permutation():
-    A, B, C, k = gemm()
-    s = wb.create_schedule(C)
-    mo, no, mi, ni = s[C].tile(C.op.axis[0], C.op.axis[1], BN, BN)
-    ko, ki = s[C].split(k, factor=KF)
-    s[C].reorder(mo, no, ko, mi, ki, ni)
-    s[C].vectorize(ni)
-    return s, (A, B, C)
-
-
-def packed():
-    """Array packing: B re-laid out as [N / bn, K, bn] so the inner loop reads it contiguously."""
-    k = te.reduce_axis((0, K), "k")
-    A = te.placeholder((M, K), name="A")
-    B = te.placeholder((K, N), name="B")
-    packedB = te.compute((N // BN, K, BN), lambda x, y, z: B[y, x * BN + z], name="packedB")
-    C = te.compute((M, N), lambda m, n: te.sum(A[m, k] * packedB[n // BN, k, n % BN], axis=k), name="C")
-    return A, B, C, k, packedB
-
-
-def array_packing():
-    A, B, C, k, packedB = packed()
-    s = wb.create_schedule(C)
-    mo, no, mi, ni = s[C].tile(C.op.axis[0], C.op.axis[1], BN, BN)
-    ko, ki = s[C].split(k, factor=KF)
-    s[C].reorder(mo, no, ko, mi, ki, ni)
-    s[C].vectorize(ni)
-    x, y, z = s[packedB].op.axis
-    s[packedB].vectorize(z)
-    s[packedB].parallel(x)
-    return s, (A, B, C)
-
-
-def write_cache(parallel=False):
-    A, B, C, k, packedB = packed()
-    s = wb.create_schedule(C)
-    CC = s.cache_write(C, "local")
-    mo, no, mi, ni = s[C].tile(C.op.axis[0], C.op.axis[1], BN, BN)
-    s[CC].compute_at(s[C], no)
-    mc, nc = s[CC].op.axis
-    (kaxis,) = s[CC].op.reduce_axis
-    ko, ki = s[CC].split(kaxis, factor=KF)
-    s[CC].reorder(ko, mc, ki, nc)
-    s[CC].unroll(ki)
-    s[CC].vectorize(nc)          # CC's own column axis: N long as declared, BN after compute_at
-    if parallel:
-        s[C].parallel(mo)
-    x, y, z = s[packedB].op.axis
-    s[packedB].vectorize(z)
-    s[packedB].parallel(x)
-    return s, (A, B, C)
-
-
-STEPS = {"blocking": blocking, "vectorization": vectorization, "loop_permutation": loop_permutation,
-         "array_packing": array_packing, "write_cache": write_cache,
-         "parallel": lambda: write_cache(parallel=True)}
-
-
-@pytest.mark.parametrize("step", list(STEPS))
+@pytest.mark.parametrize("step", gemm_tutorial.STEPS)
 def test_tutorial_step_builds_and_matches_numpy(step):
-    s, (A, B, C) = STEPS[step]()
+    s, (A, B, C) = gemm_tutorial.schedule(step, M, N, K, BN)
     run_matmul(s, A, B, C)
     # the trace replays to the same loop nest
-    s2 = wb.create_schedule(C if step not in ("array_packing", "write_cache", "parallel") else s.outputs)
+    s2 = wb.create_schedule(s.outputs)
     s.trace.replay(s2)
     assert str(wb.lower(s2, [A, B, C])) == str(wb.lower(s, [A, B, C]))
 
 
 def test_write_cache_vectorizes_the_bound_extent():
-    s, (A, B, C) = write_cache()
+    s, (A, B, C) = gemm_tutorial.schedule("write_cache", M, N, K, BN)
     text = str(wb.lower(s, [A, B, C]))
     assert f"ramp(" in text and f", 1, {BN})" in text
 
