@@ -72,6 +72,9 @@ def test_bind_thread_extent_mismatch():
     s[C].bind(io, te.thread_axis((0, 2), "cthread"))
     schedule_error(lambda: wb.lower(s, [A, B, D]), r"bind\(thread=cthread\) on stage 'C'",
                    "extent 2 but loop i.outer has extent 4", r"trace step 2: s\['C'\].bind")
+    assert s.trace.steps[-1].to_python() == "s['C'].bind('i.outer', 'cthread', extent=2)"
+    s2 = wb.Trace.from_json(s.trace.to_json()).replay(wb.create_schedule(D))
+    schedule_error(lambda: wb.lower(s2, [A, B, D]), "extent 2 but loop i.outer has extent 4")
 
 
 def test_copy_is_independent():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from numbers import Integral
 
 from ..ir import expr as E
-from ..te.tensor import ComputeOp, IterVar, PlaceholderOp
+from ..te.tensor import THREAD_TAGS, ComputeOp, IterVar, PlaceholderOp, make_thread_axis
 from .errors import ScheduleError
 
 PRAGMAS = ("auto_unroll_max_step",)
@@ -400,20 +400,21 @@ class Stage:
         self._record("compute_root")
 
     # -- threads -----------------------------------------------------------------------------------
-    def bind(self, axis, thread):
+    def bind(self, axis, thread, extent: int | None = None):
         """Bind a leaf axis to a thread axis, `te.thread_axis("cthread")` (VTA's virtual threads).
 
         The loop is kept in the IR with a `thread_binding` annotation for a backend (the VTA compiler)
-        to interleave; a CPU build rejects it. `thread` may also be the tag string ("cthread")."""
-        from ..te.tensor import THREAD_TAGS
+        to interleave; a CPU build rejects it. `thread` may also be the tag string ("cthread"), with
+        the thread axis's fixed `extent` if it has one (that is how the trace records it)."""
         self._need_loops("bind", f"axis={getattr(axis, 'name', axis)}")
         iv = self._leaf(axis, "bind", "axis")
         if isinstance(thread, str):
             if thread not in THREAD_TAGS:
                 raise self._err("bind", f"thread={thread!r}", f"unknown thread tag; known: "
                                 f"{', '.join(THREAD_TAGS)}")
-            from ..te.tensor import make_thread_axis
-            thread = make_thread_axis(None, thread, thread)
+            if extent is not None and not _positive_int(extent):
+                raise self._err("bind", f"extent={extent!r}", "extent must be a positive int")
+            thread = make_thread_axis(None if extent is None else int(extent), thread, thread)
         if not isinstance(thread, IterVar) or thread.kind != "thread":
             raise self._err("bind", f"thread={getattr(thread, 'name', thread)!r}", "expected a thread axis "
                             "made by te.thread_axis('cthread')")
@@ -425,13 +426,14 @@ class Stage:
                             f"{self.bindings[iv].thread_tag}")
         if iv in self.kinds:
             raise self._err("bind", f"axis={iv.name}", f"{iv.name} is already {self.kinds[iv]}")
-        if thread.extent is not None and thread.extent != iv.extent and self.attach == "root" \
-                and self.is_output:
+        # an output's extents are final; other stages' loops may shrink (compute_at): see lowering
+        if thread.extent is not None and thread.extent != iv.extent and self.is_output:
             raise self._err("bind", f"thread={thread.name}", f"the thread axis has extent {thread.extent} "
                             f"but {iv.name} has extent {iv.extent}")
         self.bindings[iv] = thread
         self.kind_steps[iv] = len(self.schedule.trace)
-        self._record("bind", (iv.name, thread.thread_tag))
+        self._record("bind", (iv.name, thread.thread_tag),
+                     {} if thread.extent is None else {"extent": thread.extent})
 
     # -- tensor intrinsics ---------------------------------------------------------------------------
     def tensorize(self, axis, intrin):

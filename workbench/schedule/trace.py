@@ -105,7 +105,7 @@ PRIMITIVES = {
     "compute_inline": ("stage", (), None, {}),
     "compute_root": ("stage", (), None, {}),
     "set_scope": ("stage", ("name",), None, {}),
-    "bind": ("stage", ("name", "name"), None, {}),
+    "bind": ("stage", ("name", "name"), None, {"extent": "int"}),
     "tensorize": ("stage", ("name", "name"), None, {}),
     "cache_read": ("schedule", ("name", "name", "names"), None, {}),
     "cache_write": ("schedule", ("name", "name"), None, {}),
