@@ -4,14 +4,22 @@
     from workbench import te
     s = wb.create_schedule(C); print(wb.lower(s, [A, B, C])); f = wb.build(s, [A, B, C])
 """
-from . import te
+from . import ir, te
+from .lower import PassContext, Pipeline
 from .lower import lower as _lower
-from .schedule import Schedule, ScheduleError, Stage, Trace, create_schedule
+from .lower.bounds_check import BoundsError
+from .schedule import Schedule, ScheduleError, ScheduleWarning, Stage, Trace, create_schedule
 
 
-def lower(sch, args, name: str = "main"):
-    """The lowered loop IR of `sch` with parameters `args`; print it to read it."""
-    return _lower(sch, args, name)
+def lower(sch, args, name: str = "main", *, stop_after: str | None = None, ctx: PassContext | None = None,
+          **options):
+    """The lowered loop IR of `sch` with parameters `args`; print it to read it.
+
+    Options: `stop_after="storage_flatten"` stops after that pass; `ctx=wb.PassContext(...)` or
+    keywords (keep_trivial_loops=True, bounds_checks=False, unroll_limit=..., verify=True) set the
+    pass context; `pipeline=` runs a backend's pipeline. `func.after("vectorize")` prints the IR
+    after one pass."""
+    return _lower(sch, args, name, stop_after=stop_after, ctx=ctx, **options)
 
 
 def build(sch, args, target: str = "llvm", name: str = "main"):
@@ -22,4 +30,5 @@ def build(sch, args, target: str = "llvm", name: str = "main"):
     return build_func(_lower(sch, args, name), target=target)
 
 
-__all__ = ["te", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError", "Trace"]
+__all__ = ["te", "ir", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError",
+           "ScheduleWarning", "BoundsError", "PassContext", "Pipeline", "Trace"]

@@ -6,7 +6,7 @@ any other comparison or logical node as a Python bool raises with a hint.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from . import dtype as dt
@@ -48,7 +48,13 @@ class Expr:
     def __invert__(self): return Not(as_bool(self))
 
     def __hash__(self):
-        return hash((type(self),) + tuple(getattr(self, f.name) for f in fields(self)))
+        # structural, with variables by identity (consistent with bool(a == b)); iterative, cached
+        h = self.__dict__.get("_hash")
+        if h is None:
+            from .structural import structural_hash
+            h = structural_hash(self, map_free_vars=False)
+            object.__setattr__(self, "_hash", h)
+        return h
 
     def __bool__(self):
         raise TypeError(
@@ -75,6 +81,7 @@ class Expr:
 class Const(Expr):
     value: Any
     dtype: str
+    __children__ = ()
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -83,6 +90,7 @@ class Var(Expr):
     name: str
     dtype: str = "int32"
     _identity = True
+    __children__ = ()
 
     def __hash__(self):
         return id(self)
@@ -94,10 +102,12 @@ class Var(Expr):
 class BinOp(Expr):
     a: Expr
     b: Expr
+    __children__ = ("a", "b")
 
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return self.a.dtype
+    # dtype is stored at construction (children exist by then), so asking a deep expression for
+    # its dtype is O(1) rather than a recursion down its left spine
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", self.a.dtype)
 
 
 class Add(BinOp): pass
@@ -111,9 +121,8 @@ class Max(BinOp): pass
 
 
 class CmpOp(BinOp):
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return dt.with_lanes("bool", dt.lanes(self.a.dtype))
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", dt.with_lanes("bool", dt.lanes(self.a.dtype)))
 
 
 class LT(CmpOp): pass
@@ -136,10 +145,10 @@ class Or(CmpOp): pass
 @dataclass(frozen=True, eq=False, repr=False)
 class Not(Expr):
     a: Expr
+    __children__ = ("a",)
 
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return self.a.dtype
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", self.a.dtype)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -148,16 +157,17 @@ class Select(Expr):
     cond: Expr
     t: Expr
     f: Expr
+    __children__ = ("cond", "t", "f")
 
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return self.t.dtype
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", self.t.dtype)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Cast(Expr):
     dtype: str
     value: Expr
+    __children__ = ("value",)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -166,6 +176,7 @@ class Call(Expr):
     name: str
     args: tuple
     dtype: str
+    __children__ = ("args",)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -173,6 +184,7 @@ class TensorRead(Expr):
     """`A[i, j]` on a te.Tensor, before lowering binds tensors to buffers."""
     tensor: Any
     indices: tuple
+    __children__ = ("indices",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -186,6 +198,7 @@ class Reduce(Expr):
     source: Expr
     axis: tuple
     condition: Expr | None = None
+    __children__ = ("source", "condition")
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -198,6 +211,7 @@ class BufferLoad(Expr):
     which the vectorizer may turn into a Ramp."""
     buffer: Any
     indices: tuple
+    __children__ = ("indices",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -210,6 +224,7 @@ class Ramp(Expr):
     base: Expr
     stride: int
     lanes: int
+    __children__ = ("base",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -220,6 +235,7 @@ class Ramp(Expr):
 class Broadcast(Expr):
     value: Expr
     lanes: int
+    __children__ = ("value",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -302,13 +318,11 @@ def logical(cls, a, b) -> Expr:
 
 
 def structural_equal(a, b) -> bool:
+    """Structural equality with variables, buffers and tensors compared by identity (what passes
+    need: `x + 1` and `y + 1` differ). For equality up to renaming use ir.structural_equal."""
     if a is b:
         return True
     if type(a) is not type(b):
         return False
-    if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(structural_equal(x, y) for x, y in zip(a, b))
-    if getattr(a, "_identity", False) or not hasattr(a, "__dataclass_fields__"):
-        # variables, buffers, tensors: two of them are the same only if they are one object
-        return a is b if getattr(a, "_identity", False) else bool(a == b)
-    return all(structural_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+    from .structural import structural_equal as _eq
+    return _eq(a, b, map_free_vars=False)
