@@ -131,8 +131,16 @@ class Task:
         s, tensors = self.instantiate(config)
         return wb.lower(s, tensors)
 
-    def build(self, config):
-        """A Kernel for this config, as wb.build builds it."""
+    def build(self, config=None):
+        """A Kernel for this config, as wb.build builds it. With no config: the best one of the
+        active `tune.apply_history_best(log)` context."""
+        if config is None:
+            from .log import apply_history_best
+            ctx = apply_history_best.current()
+            if ctx is None:
+                raise ValueError("Task.build() needs a config, or an active "
+                                 "`with tune.apply_history_best(log):` context")
+            config = ctx.query(self)
         s, tensors = self.instantiate(config)
         return wb.build(s, tensors)
 
