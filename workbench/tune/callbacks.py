@@ -23,7 +23,7 @@ def progress_bar(total: int, desc: str = "tuning", **tqdm_kwargs):
     bar = tqdm(total=total, desc=desc, **tqdm_kwargs)
 
     def callback(tuner, configs, results):
-        bar.update(len(results))
+        bar.update(tuner.trials_done - bar.n)     # resumed trials count too
         best = tuner.best_cost
         if best < math.inf and tuner.task.flop:
             bar.set_postfix_str(f"best {tuner.task.flop / best / 1e9:.1f} GFLOP/s", refresh=False)
