@@ -57,6 +57,13 @@ class Env:
     ALU_II: int = 2             # cycles per ALU iteration: the register file has one read port
     CMD_QUEUE_DEPTH: int = 512  # command FIFO entries per module (Vivado block design)
     DEP_QUEUE_DEPTH: int = 1024  # dependency-token FIFO entries
+    # 1: fetch, load, compute (uop/acc) and store DMA share one DRAM port, as VTA's AXI masters
+    # do through the Zynq HP port (Vivado block design): one transfer's beats at a time.
+    DRAM_SHARED_PORT: int = 1
+    # Cycles to drain and refill the GEMM/ALU pipeline at each (iter_out, iter_in) iteration:
+    # HLS pipelines only the uop loop (vta.cc: PIPELINE II=1 on the uop loop, the two outer
+    # loops are not flattened), so each outer iteration pays the pipeline depth again.
+    LOOP_REFILL: int = 4
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -188,9 +195,16 @@ class Env:
             if depth > MEMOP_SRAM_ADDR_BITS:
                 raise ConfigError(f"{param}={getattr(self, param)}: depth 2^{depth} exceeds the "
                                   f"{MEMOP_SRAM_ADDR_BITS}-bit sram_base field")
-        if not 1 <= self.LOG_UOP_BUFF_DEPTH <= 14:
-            raise ConfigError(f"LOG_UOP_BUFF_SIZE={self.LOG_UOP_BUFF_SIZE}: uop depth 2^"
-                              f"{self.LOG_UOP_BUFF_DEPTH} must be 2^1..2^14 to fit uop_bgn/uop_end")
+        if self.LOG_UOP_BUFF_DEPTH < 1:
+            raise ConfigError(f"LOG_UOP_BUFF_SIZE={self.LOG_UOP_BUFF_SIZE}: the uop buffer holds "
+                              "fewer than two micro-ops")
+        # GEMM/ALU word 0: header 7 + reset 1 + uop_bgn u + uop_end u+1 + iter_out/in 2x14 bits
+        gemm_bits = 7 + 1 + 2 * self.LOG_UOP_BUFF_DEPTH + 1 + 2 * LOOP_ITER_BITS
+        if gemm_bits > 64:
+            raise ConfigError(
+                f"LOG_UOP_BUFF_SIZE={self.LOG_UOP_BUFF_SIZE}: uop depth 2^{self.LOG_UOP_BUFF_DEPTH}"
+                f" needs {gemm_bits} bits in GEMM/ALU word 0 (uop_bgn, uop_end), more than 64; "
+                f"at most LOG_UOP_BUFF_SIZE={(64 - 37) // 2 + 2}")
         uop_bits = self.LOG_ACC_BUFF_DEPTH + self.UOP_SRC_BITS + self.LOG_WGT_BUFF_DEPTH
         if uop_bits > UOP_BITS:
             raise ConfigError(
@@ -210,7 +224,9 @@ class Env:
         for name in ("HW_FREQ", "GEMM_II", "ALU_II", "CMD_QUEUE_DEPTH", "DEP_QUEUE_DEPTH"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be >= 1")
-        for name in ("DRAM_LATENCY", "PIPELINE_FILL"):
+        if self.DRAM_SHARED_PORT not in (0, 1):
+            raise ConfigError(f"DRAM_SHARED_PORT={self.DRAM_SHARED_PORT}: must be 0 or 1")
+        for name in ("DRAM_LATENCY", "PIPELINE_FILL", "LOOP_REFILL"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be >= 0")
 
