@@ -19,6 +19,8 @@ def build(sch, args, target: str = "llvm", name: str = "main"):
     from .codegen import build_func
     if target != "llvm":
         raise ValueError(f"unknown target {target!r}; the CPU target is 'llvm' (VTA: accel.vta.build)")
+    from .lower.schedule_ops import reject_thread_bindings
+    reject_thread_bindings(sch, target)
     return build_func(_lower(sch, args, name), target=target)
 
 
