@@ -154,6 +154,34 @@ class Env:
             return max(self.LOG_ACC_BUFF_DEPTH, self.LOG_INP_BUFF_DEPTH)
         return self.LOG_INP_BUFF_DEPTH
 
+    # ------------------------------------------------------------------ TVM's compiler names
+    # SRAM scopes (registered with the schedule's scope registry by accel.vta.compiler), the
+    # pragma keys of DMA copies and ALU kernels, and the dtypes of the VTA tutorials.
+    inp_scope = "local.inp_buffer"
+    wgt_scope = "local.wgt_buffer"
+    acc_scope = "local.acc_buffer"
+    dma_copy = "dma_copy"
+    alu = "alu"
+    inp_dtype = property(lambda self: f"int{self.INP_WIDTH}")
+    wgt_dtype = property(lambda self: f"int{self.WGT_WIDTH}")
+    acc_dtype = property(lambda self: f"int{self.ACC_WIDTH}")
+    out_dtype = property(lambda self: f"int{self.OUT_WIDTH}")
+
+    @property
+    def gemm(self):
+        """The GEMM tensor intrinsic: ``s[C].tensorize(b_tns, env.gemm)``."""
+        from .compiler.intrin import gemm_intrin
+        return gemm_intrin(self)
+
+    def scope_capacity(self, scope: str) -> int:
+        """Bytes of the SRAM behind a scope (inp/wgt/acc) in this configuration."""
+        table = {self.inp_scope: 1 << self.LOG_INP_BUFF_SIZE,
+                 self.wgt_scope: 1 << self.LOG_WGT_BUFF_SIZE,
+                 self.acc_scope: 1 << self.LOG_ACC_BUFF_SIZE}
+        if scope not in table:
+            raise ConfigError(f"scope {scope!r} is not a VTA SRAM; VTA's are {list(table)}")
+        return table[scope]
+
     BUS_BYTES = property(lambda self: self.BUS_WIDTH // 8)
     MACS_PER_CYCLE = property(lambda self: self.BATCH * self.BLOCK_IN * self.BLOCK_OUT)
 
