@@ -353,7 +353,10 @@ class Stage:
                             "has no loops")
         iv = target._leaf(axis, "compute_at", "axis")
         readers = sch._effective_readers(self)
-        if target not in readers:
+        # TVM also attaches a stage to an indirect consumer's loop (VTA's tutorials put res_gem,
+        # res_shr, res_max and res_min all at res's loop): allowed when the one reader is upstream
+        # of the target; lowering checks that reader is computed at the same loop.
+        if target not in readers and not (len(readers) == 1 and sch._feeds(readers[0], target)):
             raise self._err("compute_at", f"parent={target.name}", f"stage {target.name!r} does not read "
                             f"{self.name!r}; it is read by [{', '.join(r.name for r in readers)}]")
         if len(readers) > 1:

@@ -243,8 +243,17 @@ class HostProgram:
     def _walk(self, s, threads):
         t = type(s)
         if t is S.SeqStmt:
-            for x in s.stmts:
-                self._walk(x, threads)
+            # Virtual threads interleave by runs of consecutive intrinsics on one queue: thread 0's
+            # loads, thread 1's loads, then thread 0's GEMM, thread 1's GEMM.  A load queue ordered
+            # [inp t0, inp t1, wgt t0, wgt t1] would hold thread 0's next weights behind thread
+            # 1's next inputs, which wait for thread 1's GEMM: the threads would not overlap.
+            for run in _runs(s.stmts) if len(threads) > 1 else [[x] for x in s.stmts]:
+                if len(run) == 1:
+                    self._walk(run[0], threads)
+                    continue
+                for th in threads:
+                    for x in run:
+                        self._walk(x, [th])
         elif t is S.For:
             n = s.extent.value
             if any(k == "thread_binding" for k, _ in s.annotations):
@@ -318,6 +327,19 @@ class HostProgram:
             reads = (acc,) if node.kind == "alu" else ()
         method = "push_alu_op" if node.kind == "alu" else "push_gemm_op"
         self.ops.append(Op(2, reads, (acc,), (method, (node, (dst, src, wgt)))))
+
+
+def _runs(stmts) -> list:
+    """Consecutive DMA/micro-kernel statements of the same queue grouped together."""
+    runs, queue = [], None
+    for x in stmts:
+        q = x.queue if type(x) in (DmaCopy, UopKernel) else None
+        if q is not None and q == queue:
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+        queue = q
+    return runs
 
 
 def _spans(node: UopKernel):

@@ -81,10 +81,12 @@ def _rewrite(s, ctx):
         return _region(s, (), ctx)
     if t is S.For:
         st = ctx.stage_of_var.get(s.var)
-        dma = ctx.dma_vars.get(st, ())
-        if s.var in dma:
+        dma = ctx.dma_vars.get(st)
+        if dma is not None and s.var in dma:
             return _region_from(s, ctx)
-        if not any(k == "thread_binding" for k, _ in s.annotations):
+        # a stage with a dma_copy pragma copies from that axis inward; its outer loops are host
+        # loops issuing one copy each
+        if dma is None and not any(k == "thread_binding" for k, _ in s.annotations):
             role = _pure_role(s, ctx)
             if role is not None:
                 return _region_from(s, ctx)
