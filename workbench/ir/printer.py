@@ -95,6 +95,9 @@ def _lines(s, ind: int, out: list):
         b = s.buffer
         out.append(f"{pad}{_name(b.name)} = allocate({list(b.shape)}, \"{b.dtype}\", scope=\"{b.scope}\")")
         _lines(s.body, ind, out)
+    elif t is S.AssertStmt:
+        out.append(f"{pad}assert {expr_str(s.cond)}, {s.message!r}")
+        _lines(s.body, ind, out)
     elif t is S.Evaluate:
         out.append(f"{pad}pass")
     else:
