@@ -390,6 +390,7 @@ def kernel_finit(node: UopKernel, bases):
 def emit(ops, rt, dram) -> list:
     """Replay ops (with their token pops/pushes) into ``rt``; returns the call log."""
     log = []
+    handles: dict = {}   # call site -> a readable, unique micro-kernel handle
     for op in ops:
         for frm in op.pops:
             rt.dep_pop(frm, op.queue)
@@ -398,7 +399,8 @@ def emit(ops, rt, dram) -> list:
         if name in ("push_gemm_op", "push_alu_op"):
             node, bases = args
             try:
-                getattr(rt, name)(id(node), kernel_finit(node, bases), bases)
+                handle = handles.setdefault(node, f"{node.stage}.{node.kind}#{len(handles)}")
+                getattr(rt, name)(handle, kernel_finit(node, bases), bases)
             except VTAError as exc:
                 raise CompileError("codegen", node.stage, f"micro-kernel: {exc}") from None
             log.append(f"{'VTAPushGEMMOp' if name == 'push_gemm_op' else 'VTAPushALUOp'}"

@@ -36,7 +36,8 @@ class _Ctx:
             leaves = list(st.leaf_iter_vars)
             for k, iv in enumerate(leaves):
                 self.stage_of_var[iv.var] = st
-                if any(key == "dma_copy" for key, _ in st.pragmas.get(iv, ())):
+                if st not in self.dma_vars and any(key == "dma_copy"
+                                                   for key, _ in st.pragmas.get(iv, ())):
                     self.dma_vars[st] = {x.var for x in leaves[k:]}
         self.scopes = {env.inp_scope: "inp", env.wgt_scope: "wgt", env.acc_scope: "acc"}
         self.aliases: dict = {}          # ALU destination Buffer -> the Buffer it updates in place
@@ -216,6 +217,11 @@ def _split_lanes(buf, indices, kind, loops, stage, ctx, what):
         if isinstance(idx, E.Const) and idx.value == 0 and size == 1:
             lanes.append(None)
             continue
+        if type(idx) is E.Var and idx not in extents:
+            raise CompileError(PASS, stage, f"{what} {buf.name}: loop {idx.name} over the "
+                               f"{size}-wide element dimension is outside the nest (loops "
+                               f"{', '.join(v.name for v, _ in loops) or 'none'}); the element "
+                               "loops must be innermost: reorder them inside")
         if type(idx) is not E.Var or extents.get(idx) != size:
             raise CompileError(PASS, stage, f"{what} {buf.name}: index {expr_str(idx)} of the "
                                f"{size}-wide element dimension must be a loop of extent {size} "
