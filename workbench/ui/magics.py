@@ -48,7 +48,7 @@ def run_line(line: str):
             raise ValueError("usage: %workbench open LOG.jsonl [LOG2.jsonl ...]")
         dash = TuningDashboard()
         for path in rest:
-            dash.open(path)
+            dash.load(path)
         return dash
     if cmd == "tune":
         from .dashboard import TuningDashboard
