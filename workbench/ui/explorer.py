@@ -21,6 +21,10 @@ from .widgets_util import Worker, badge, bokeh_setup, bokeh_widget, diff_html, e
 
 _KIND_MARK = {"parallel": "parallel", "vectorized": "vectorized", "unrolled": "unrolled"}
 _BTN = W.Layout(width="auto", min_width="84px")
+_IND = "\u00a0\u00a0"      # <option> text collapses ordinary spaces
+# the loop tree reads like code: monospace, and tall enough for a blocked matmul
+_CSS = ("<style>.wb-loop-tree select{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}"
+        ".wb-explorer .widget-button{font-size:12px}</style>")
 
 
 def _search_support():
@@ -69,7 +73,7 @@ class ScheduleExplorer(W.VBox):
         self.title = W.HTML(f'<div style="font-size:16px;font-weight:600">Schedule explorer: '
                             f'{esc(wl.title())} <span style="color:#777;font-weight:400">'
                             f'({wl.flops / 1e6:,.1f} MFLOP)</span></div>')
-        self.tree = W.Select(options=[], rows=14, layout=W.Layout(width="100%", font_family="monospace"))
+        self.tree = W.Select(options=[], rows=14, layout=W.Layout(width="100%"))
         self.tree.add_class("wb-loop-tree")
         self.tree.observe(self._on_select, "value")
         # loop controls
@@ -133,7 +137,7 @@ class ScheduleExplorer(W.VBox):
         self.status.add_class("wb-status")
         self.chart = self._make_chart()
         right = W.VBox([self.status, self.tabs, self.chart], layout=W.Layout(flex="1 1 auto", width="100%"))
-        self.children = [self.title, W.HBox([left, right])]
+        self.children = [W.HTML(_CSS), self.title, W.HBox([left, right])]
         self.add_class("wb-explorer")
 
     def _make_chart(self):
@@ -166,10 +170,10 @@ class ScheduleExplorer(W.VBox):
 
         def emit(st, depth):
             if st.attach == "inline":
-                opts.append((f"{'  ' * depth}{st.name}: inlined", f"{st.name}|"))
+                opts.append((f"{_IND * depth}{st.name}: inlined", f"{st.name}|"))
                 return
             scope = "" if st.scope == "global" else f" ({st.scope})"
-            opts.append((f"{'  ' * depth}■ {st.name}{scope}", f"{st.name}|"))
+            opts.append((f"{_IND * depth}■ {st.name}{scope}", f"{st.name}|"))
             for d, iv in enumerate(st.leaf_iter_vars, start=depth):
                 kind = st.kinds.get(iv)
                 rng = f"{kind}({iv.extent})" if kind else f"range({iv.extent})"
@@ -177,7 +181,7 @@ class ScheduleExplorer(W.VBox):
                 mark = " ⚠" if any(f.severity == "warn" for f in warn) else \
                     (" ·" if warn else "")
                 red = " (reduce)" if iv.kind == "reduce" else ""
-                opts.append((f"{'  ' * (d + 1)}for {iv.name} in {rng}{red}{mark}", f"{st.name}|{iv.name}"))
+                opts.append((f"{_IND * (d + 1)}for {iv.name} in {rng}{red}{mark}", f"{st.name}|{iv.name}"))
                 for child in at.get((st.name, iv.name), []):
                     emit(child, d + 2)
 
