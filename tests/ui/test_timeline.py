@@ -79,7 +79,7 @@ def test_timeline_aggregates_large_programs():
                      env=env, nthreads=2)
     n_events = len(tl.data)
     assert n_events > 3000 and tl.mode == "aggregate" and len(tl.src_ev.data["left"]) == 0
-    assert 0 < len(tl.src_agg.data["left"]) <= 4 * 500
+    assert 0 < len(tl.src_agg.data["left"]) <= 2 * 4 * 500
     tl.zoom(0, tl.cycles / 400)
     assert tl.mode == "detail" and 0 < len(tl.src_ev.data["left"]) <= 3000
 

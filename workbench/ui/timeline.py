@@ -130,14 +130,14 @@ class VTATimeline(W.VBox):
             opts = options if any(v == cur for _, v in options) else \
                 sorted(options + [(str(cur), cur)], key=lambda o: o[1])
             sl = W.SelectionSlider(options=opts, value=cur, description=label, continuous_update=False,
-                                   layout=W.Layout(width="300px"), style={"description_width": "80px"})
+                                   layout=W.Layout(width="330px"), style={"description_width": "96px"})
             sl.observe(self._on_slider, "value")
             self.sliders[field] = sl
             controls.append(sl)
-        self.threads_slider = W.SelectionSlider(options=[("1 (serial)", 1), ("2 (double-buffered)", 2)],
+        self.threads_slider = W.SelectionSlider(options=[("1 serial", 1), ("2 overlap", 2)],
                                                 value=self.nthreads, description="virtual threads",
-                                                continuous_update=False, layout=W.Layout(width="300px"),
-                                                style={"description_width": "80px"})
+                                                continuous_update=False, layout=W.Layout(width="330px"),
+                                                style={"description_width": "96px"})
         self.threads_slider.observe(self._on_slider, "value")
         controls.append(self.threads_slider)
         self.export_btn = W.Button(description="export Perfetto trace", icon="download",
@@ -149,8 +149,9 @@ class VTATimeline(W.VBox):
         self.summary.add_class("wb-vta-summary")
         legend = " ".join(f'<span style="color:{c}">■</span> {k}' for k, c in _COLORS.items()) + \
             ' <span style="color:#e15759">■</span> stall (hover: what it waited on) · lines: dependency tokens'
-        ctl = W.VBox([W.HTML("<b>Hardware (moves rebuild, re-simulate and redraw)</b>")] + controls +
-                     [self.export_btn], layout=W.Layout(width="320px", min_width="320px"))
+        ctl = W.VBox([W.HTML("<b>Hardware</b> <span style='color:#777;font-size:12px'>(a move recompiles, "
+                             "re-simulates, redraws)</span>")] + controls +
+                     [self.export_btn], layout=W.Layout(width="350px", min_width="350px"))
         if self.builder is None:
             for c in controls:
                 c.disabled = True
@@ -223,13 +224,16 @@ class VTATimeline(W.VBox):
             row = {m: _ROWS.index(m) for m in MODULES}
             n = len(agg["left"])
             ys = np.array([row[m] for m in agg["module"]], dtype=float)
-            # one quad per bin and module: height = busy share, colour red where stalls dominate
+            # per bin and module two stacked quads: busy share (blue) then stall share (red)
             busy, stall = np.array(agg["busy"]), np.array(agg["stall"])
-            self.src_agg.data = dict(left=agg["left"], right=agg["right"], bottom=ys + 0.5 - 0.4 * busy,
-                                     top=ys + 0.5 + 0.4 * busy,
-                                     color=["#e15759" if s > b else "#4e79a7" for b, s in zip(busy, stall)],
-                                     module=agg["module"], busy=busy, stall=stall,
-                                     alpha=np.full(n, 0.85))
+            base = ys + 0.1
+            left, right = list(agg["left"]) * 2, list(agg["right"]) * 2
+            self.src_agg.data = dict(left=left, right=right,
+                                     bottom=np.concatenate([base, base + 0.8 * busy]),
+                                     top=np.concatenate([base + 0.8 * busy, base + 0.8 * (busy + stall)]),
+                                     color=["#4e79a7"] * n + ["#e15759"] * n, module=agg["module"] * 2,
+                                     busy=np.concatenate([busy, busy]), stall=np.concatenate([stall, stall]),
+                                     alpha=np.full(2 * n, 0.85))
             self.src_ev.data = {k: [] for k in self.src_ev.data}
             self.src_arrow.data = dict(x0=[], y0=[], x1=[], y1=[], queue=[])
         self.cycles = int(d.cycles)

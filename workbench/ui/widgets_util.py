@@ -23,8 +23,19 @@ def bokeh_setup(force: bool = False) -> None:
 
 
 def bokeh_widget(model):
+    """A BokehModel that sends its full current state to every new view. jupyter_bokeh delivers
+    document patches only to views that exist: a chart updated between the widget's creation
+    and its display (a background measurement, a rebuild in the constructor) would otherwise
+    show its initial, empty state. ipywidgets counts views in `_view_count` when it is not None."""
     from jupyter_bokeh import BokehModel
-    return BokehModel(model)
+    bm = BokehModel(model)
+    bm._view_count = 0
+
+    def resync(change):
+        if (change["new"] or 0) > (change["old"] or 0):
+            bm.render_bundle = BokehModel._model_to_traits(model)
+    bm.observe(resync, "_view_count")
+    return bm
 
 
 def highlight(code: str, max_lines: int = 400) -> str:
