@@ -1,0 +1,77 @@
+"""conv2d in the blocked NCHW[x]c layout (TVM's conv2d_NCHWc): the layout the graph level runs CPU
+convolutions in, so one vector of `ob` output channels is contiguous in memory.
+
+data   (N, C/ib, H, W, ib)   or plain NCHW (N, C, H, W) when in_block == 0
+kernel (F/ob, C, KH, KW, ob)  (OIHW packed once at compile time, see `pack_kernel`)
+out    (N, F/ob, OH, OW, ob)
+out[n, fo, y, x, fi] = sum_{c, r, s} pad[n, c, y*sh + r*dh, x*sw + s*dw] * kernel[fo, c, r, s, fi]
+
+Stages: "data", "kernel", "pad" (when padding is non-zero), the reduction "conv2d_nchwc"; its
+reduction axes are (rco, rci, ry, rx) with c = rco * ib + rci, so no stage divides indices.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from workbench import te
+
+from . import conv2d
+from ._common import pad as pad_stage
+from ._common import pad_tuple, window_geometry
+
+
+def compute(data: te.Tensor, kernel: te.Tensor, stride=1, padding=0, dilation=1,
+            in_block: int = 0, name: str = "conv2d_nchwc") -> te.Tensor:
+    FO, C, KH, KW, ob = kernel.shape
+    if in_block:
+        N, CO, H, W, ib = data.shape
+        if ib != in_block or CO * ib != C:
+            raise ValueError(f"conv2d_nchwc: data {data.shape} does not match in_block={in_block} "
+                             f"and kernel {kernel.shape}")
+    else:
+        N, C2, H, W = data.shape
+        if C2 != C:
+            raise ValueError(f"conv2d_nchwc: data {data.shape} has {C2} channels, kernel expects {C}")
+        ib = 1
+    (sh, sw), (dh, dw), pads, (OH, OW) = window_geometry((H, W), (KH, KW), stride, padding,
+                                                         dilation, "conv2d_nchwc")
+    zeros = (0,) * (5 if in_block else 4)
+    before, after = list(zeros), list(zeros)
+    before[2], before[3], after[2], after[3] = pads[0], pads[1], pads[2], pads[3]
+    p = pad_stage(data, before, after, name="pad")
+    rco = te.reduce_axis((0, C // ib), name="rco")
+    ry = te.reduce_axis((0, KH), name="ry")
+    rx = te.reduce_axis((0, KW), name="rx")
+    if in_block:
+        rci = te.reduce_axis((0, ib), name="rci")
+        return te.compute((N, FO, OH, OW, ob), lambda n, fo, y, x, fi: te.sum(
+            p[n, rco, y * sh + ry * dh, x * sw + rx * dw, rci] * kernel[fo, rco * ib + rci, ry, rx, fi],
+            axis=[rco, rci, ry, rx]), name=name)
+    return te.compute((N, FO, OH, OW, ob), lambda n, fo, y, x, fi: te.sum(
+        p[n, rco, y * sh + ry * dh, x * sw + rx * dw] * kernel[fo, rco, ry, rx, fi],
+        axis=[rco, ry, rx]), name=name)
+
+
+def pack_kernel(w: np.ndarray, block: int) -> np.ndarray:
+    """OIHW -> (O/block, I, KH, KW, block)."""
+    O, I, KH, KW = w.shape
+    if O % block:
+        raise ValueError(f"pack_kernel: {O} output channels are not a multiple of {block}")
+    return np.ascontiguousarray(w.reshape(O // block, block, I, KH, KW).transpose(0, 2, 3, 4, 1))
+
+
+def unpack_kernel(wp: np.ndarray) -> np.ndarray:
+    FO, I, KH, KW, ob = wp.shape
+    return np.ascontiguousarray(wp.transpose(0, 4, 1, 2, 3).reshape(FO * ob, I, KH, KW))
+
+
+def reference(data: np.ndarray, kernel: np.ndarray, stride=1, padding=0, dilation=1,
+              in_block: int = 0) -> np.ndarray:
+    """Unblock, run the exact NCHW reference, re-block."""
+    if in_block:
+        N, CO, H, W, ib = data.shape
+        data = data.transpose(0, 1, 4, 2, 3).reshape(N, CO * ib, H, W)
+    out = conv2d.reference(data, unpack_kernel(kernel), stride, pad_tuple(padding), dilation)
+    N, F, OH, OW = out.shape
+    ob = kernel.shape[4]
+    return np.ascontiguousarray(out.reshape(N, F // ob, ob, OH, OW).transpose(0, 1, 3, 4, 2))
