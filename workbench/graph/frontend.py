@@ -264,9 +264,11 @@ def _convert(b: _Builder, node, inits) -> None:
         for k, i in (("min", 1), ("max", 2)):
             if i < len(ins) and ins[i]:
                 v = const_of(i)
-                if v is None:
-                    raise _unsupported(node, f"a non-constant {k} input is not supported")
-                lo, hi = (float(v), hi) if k == "min" else (lo, float(v))
+                if v is None or v.size != 1:
+                    raise _unsupported(node, f"a non-constant or non-scalar {k} input is not "
+                                             "supported")
+                v = float(v.reshape(-1)[0])
+                lo, hi = (v, hi) if k == "min" else (lo, v)
         emit("clip", ins[:1], dict(min=float(lo), max=float(hi)))
     elif op in ("Add", "Mul"):
         emit(op.lower(), ins[:2])

@@ -194,10 +194,12 @@ def alter_layout(g: Graph, target=None) -> Graph:
             src = out_nodes_by_name[n.inputs[0]]
             emit(Node(n.name, "bias_add_nchwc", (n.inputs[0], bname), (), src.shape, n.dtype,
                       cur[0]), cur[0])
-        elif blocked and n.op in ("add", "mul") and len(set(cur)) == 1 and \
-                g[n.inputs[0]].shape == g[n.inputs[1]].shape:
-            src = out_nodes_by_name[n.inputs[0]]
-            emit(replace(n, shape=src.shape, layout=cur[0]), cur[0])
+        elif blocked and n.op in ("add", "mul") and g[n.inputs[0]].shape == g[n.inputs[1]].shape \
+                and len(set(blocked)) == 1:
+            # a residual add: bring the other operand into the blocked layout too
+            lay = blocked[0]
+            ins = tuple(as_layout(i, lay) for i in n.inputs)
+            emit(replace(n, inputs=ins, shape=out_nodes_by_name[ins[0]].shape, layout=lay), lay)
         else:
             ins = tuple(as_layout(i, g[i].layout) if block_of(c) else i for i, c in zip(n.inputs, cur))
             emit(replace(n, inputs=ins))

@@ -191,30 +191,34 @@ def _schedule_blocked(s, special, out, config):
         s[outer].vectorize(oi)
         config.update(kind="dense_blocked", ob=blocked.shape[2])
         return
-    ob = blocked.shape[4]
-    OW = blocked.shape[3]
+    ob, OH, OW = blocked.shape[4], blocked.shape[2], blocked.shape[3]
+    # register block: owb columns (x) times ohb rows (y) of one output-channel vector, at most 14
+    # accumulators; small late layers take several rows so each weight vector feeds more FMAs
     owb = max(d for d in range(1, 15) if OW % d == 0)
+    ohb = max(d for d in range(1, 15) if OH % d == 0 and d * owb <= 14) if owb == OW else 1
     if len(oax) == 5:                       # output stays blocked (NCHW[x]c)
         n, fo, y, x, fi = oax
     else:                                   # output unblocked to NCHW in the epilogue
         n, f, y, x = oax
         fo, fi = s[outer].split(f, factor=ob)
+    yo, yi = s[outer].split(y, factor=ohb)
     xo, xi = s[outer].split(x, factor=owb)
-    s[outer].reorder(n, fo, y, xo, xi, fi)
-    s[outer].parallel(s[outer].fuse(n, fo, y))
+    s[outer].reorder(n, fo, yo, xo, yi, xi, fi)
+    s[outer].parallel(s[outer].fuse(n, fo, yo))
     if len(oax) == 5:
         s[outer].vectorize(fi)
     s[acc].compute_at(s[outer], xo)
-    _, _, _, xb, fb = s[acc].op.axis
+    _, _, yb, xb, fb = s[acc].op.axis
     red = list(s[acc].op.reduce_axis)
     if len(red) == 4:                       # rco, rci, ry, rx -> rco, ry, rx, rci (TVM's order)
         rco, rci, ry, rx = red
-        s[acc].reorder(rco, ry, rx, rci, xb, fb)
+        s[acc].reorder(rco, ry, rx, rci, yb, xb, fb)
     else:
-        s[acc].reorder(*red, xb, fb)
+        s[acc].reorder(*red, yb, xb, fb)
+    s[acc].unroll(yb)
     s[acc].unroll(xb)
     s[acc].vectorize(fb)
-    config.update(kind="conv_nchwc", ob=ob, ow_block=owb)
+    config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb)
 
 
 def _schedule_depthwise(s, dw, out):
