@@ -75,3 +75,42 @@ def reference(data: np.ndarray, kernel: np.ndarray, stride=1, padding=0, dilatio
     N, F, OH, OW = out.shape
     ob = kernel.shape[4]
     return np.ascontiguousarray(out.reshape(N, F // ob, ob, OH, OW).transpose(0, 1, 3, 4, 2))
+
+
+# -- depthwise (multiplier 1) in the same blocked layout: the channel lanes are the vector ------------
+def depthwise_compute(data: te.Tensor, kernel: te.Tensor, stride=1, padding=0, dilation=1,
+                      name: str = "depthwise_conv2d_nchwc") -> te.Tensor:
+    """data (N, C/b, H, W, b), kernel (C/b, KH, KW, b) -> (N, C/b, OH, OW, b)."""
+    N, CO, H, W, b = data.shape
+    CO2, KH, KW, b2 = kernel.shape
+    if (CO, b) != (CO2, b2):
+        raise ValueError(f"depthwise_conv2d_nchwc: data {data.shape} and kernel {kernel.shape} "
+                         "disagree on the channel blocks")
+    (sh, sw), (dh, dw), pads, (OH, OW) = window_geometry((H, W), (KH, KW), stride, padding,
+                                                         dilation, "depthwise_conv2d_nchwc")
+    p = pad_stage(data, (0, 0, pads[0], pads[1], 0), (0, 0, pads[2], pads[3], 0), name="pad")
+    ry = te.reduce_axis((0, KH), name="ry")
+    rx = te.reduce_axis((0, KW), name="rx")
+    return te.compute((N, CO, OH, OW, b), lambda n, co, y, x, ci: te.sum(
+        p[n, co, y * sh + ry * dh, x * sw + rx * dw, ci] * kernel[co, ry, rx, ci], axis=[ry, rx]),
+        name=name)
+
+
+def pack_depthwise_kernel(w: np.ndarray, block: int) -> np.ndarray:
+    """(C, 1, KH, KW) -> (C/block, KH, KW, block)."""
+    C, M, KH, KW = w.shape
+    if M != 1 or C % block:
+        raise ValueError(f"pack_depthwise_kernel: kernel {w.shape} needs multiplier 1 and channels "
+                         f"a multiple of {block}")
+    return np.ascontiguousarray(w.reshape(C // block, block, KH, KW).transpose(0, 2, 3, 1))
+
+
+def depthwise_reference(data: np.ndarray, kernel: np.ndarray, stride=1, padding=0,
+                        dilation=1) -> np.ndarray:
+    from . import depthwise_conv2d
+    N, CO, H, W, b = data.shape
+    x = data.transpose(0, 1, 4, 2, 3).reshape(N, CO * b, H, W)
+    k = kernel.transpose(0, 3, 1, 2).reshape(CO * b, 1, *kernel.shape[1:3])
+    out = depthwise_conv2d.reference(x, k, stride, pad_tuple(padding), dilation)
+    _, _, OH, OW = out.shape
+    return np.ascontiguousarray(out.reshape(N, CO, b, OH, OW).transpose(0, 1, 3, 4, 2))

@@ -9,6 +9,7 @@ with the workbench compiler and run it.
     mod = graph.build(g, target=None)           # or target=accel.vta.Env.default()
     out = mod.run({"input": x}); print(mod.time())
 """
+from .builder import GraphBuilder
 from .executor import GraphModule, Profile, build
 from .frontend import SUPPORTED, from_onnx, from_torch
 from .ir import Graph, GraphError, Node
@@ -17,7 +18,7 @@ from .ops import OPS, Pattern
 from .passes import (PASSES, alter_layout, dead_node_elimination, fold_batch_norm, fold_constants,
                      fuse_ops, optimize, unfuse)
 
-__all__ = ["Graph", "Node", "GraphError", "GraphModule", "Profile", "MemoryPlan", "OPS", "Pattern",
+__all__ = ["Graph", "GraphBuilder", "Node", "GraphError", "GraphModule", "Profile", "MemoryPlan", "OPS", "Pattern",
            "PASSES", "SUPPORTED", "from_onnx", "from_torch", "optimize", "build", "plan_memory",
            "fold_constants", "fold_batch_norm", "alter_layout", "fuse_ops", "unfuse",
            "dead_node_elimination"]

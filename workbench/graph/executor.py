@@ -152,7 +152,8 @@ class Profile:
 def node_flops(g: Graph, n) -> int:
     """Multiply-adds count two; other ops one per output element."""
     out = int(np.prod(n.shape))
-    if n.op in ("conv2d", "conv2d_nchwc", "depthwise_conv2d", "conv2d_transpose", "dense"):
+    if n.op in ("conv2d", "conv2d_nchwc", "depthwise_conv2d", "depthwise_conv2d_nchwc",
+                "conv2d_transpose", "dense"):
         w = g[n.inputs[1]].shape
         if n.op == "conv2d":
             return 2 * out * int(np.prod(w[1:]))
@@ -160,6 +161,8 @@ def node_flops(g: Graph, n) -> int:
             return 2 * out * int(np.prod(w[1:4]))
         if n.op == "depthwise_conv2d":
             return 2 * out * int(np.prod(w[2:]))
+        if n.op == "depthwise_conv2d_nchwc":
+            return 2 * out * int(np.prod(w[1:3]))
         if n.op == "conv2d_transpose":
             return 2 * int(np.prod(g[n.inputs[0]].shape)) * int(np.prod(w[1:]))
         return 2 * out * w[1]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import warnings
 
 import numpy as np
 
-from .ir import Graph, GraphError, Node, make_attrs
+from .builder import GraphBuilder
+from .ir import Graph, GraphError, Node
 from .ops import get as get_op
 
 # op type -> attributes the importer understands (any other attribute is an error)
@@ -43,66 +43,6 @@ SUPPORTED = {
 def _unsupported(node, what: str):
     return GraphError(f"node {node.name or node.output[0]!r} ({node.op_type}): {what}; supported "
                       f"operators: {', '.join(sorted(SUPPORTED))}")
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.]", "_", name).strip("_") or "t"
-
-
-class _Builder:
-    """Accumulates nodes, params and the ONNX-name -> node-name map while importing."""
-
-    def __init__(self, output_names):
-        self.nodes: list = []
-        self.params: dict = {}
-        self.names: dict = {}           # onnx tensor name -> graph node name
-        self.taken: set = set()
-        self.counts: dict = {}
-        self.output_names = set(output_names)
-
-    def fresh(self, base: str) -> str:
-        base = _safe(base)
-        name = base
-        while name in self.taken:
-            self.counts[base] = self.counts.get(base, 0) + 1
-            name = f"{base}_{self.counts[base]}"
-        self.taken.add(name)
-        return name
-
-    def const(self, value: np.ndarray, base: str) -> str:
-        value = np.ascontiguousarray(value)
-        name = self.fresh(base)
-        self.params[name] = value
-        self.nodes.append(Node(name, "const", (), (), tuple(value.shape), str(value.dtype)))
-        return name
-
-    def shape(self, name: str) -> tuple:
-        return self._node(name).shape
-
-    def _node(self, name):
-        for n in reversed(self.nodes):
-            if n.name == name:
-                return n
-        raise KeyError(name)
-
-    def value(self, name: str):
-        """The constant value behind a graph node name, or None."""
-        return self.params.get(name)
-
-    def add(self, op: str, inputs, attrs: dict, onnx_out: str | None = None, layout: str = "") -> str:
-        name = self.fresh(onnx_out if onnx_out in self.output_names else op)
-        node = Node(name, op, tuple(inputs), make_attrs(attrs))
-        opdef = get_op(op)
-        shapes = [self.shape(i) for i in inputs]
-        try:
-            shape = tuple(int(d) for d in opdef.infer(node, shapes))
-        except (ValueError, TypeError) as e:
-            raise GraphError(f"node {name!r} ({op}): {e}") from None
-        dtype = self._node(inputs[0]).dtype
-        if len(shape) == 4 and not layout:
-            layout = "NCHW"
-        self.nodes.append(Node(name, op, tuple(inputs), node.attrs, shape, dtype, layout))
-        return name
 
 
 def _attrs(node) -> dict:
@@ -139,11 +79,10 @@ def from_onnx(model, input_shapes: dict | None = None) -> Graph:
     if not isinstance(model, onnx.ModelProto):
         raise TypeError(f"from_onnx: expected a path or an onnx.ModelProto, got {type(model).__name__}")
     g = model.graph
-    b = _Builder([o.name for o in g.output])
+    b = GraphBuilder([o.name for o in g.output])
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     for name, arr in inits.items():
         b.names[name] = b.const(arr, name)
-    inputs = []
     for vi in g.input:
         if vi.name in inits:
             continue
@@ -158,11 +97,7 @@ def from_onnx(model, input_shapes: dict | None = None) -> Graph:
         if any(d is None or d <= 0 for d in dims):
             raise GraphError(f"graph input {vi.name!r} has symbolic shape {dims}; pass "
                              f"input_shapes={{{vi.name!r}: (...)}}")
-        name = b.fresh(vi.name)
-        b.nodes.append(Node(name, "input", (), (), tuple(dims), "float32",
-                            "NCHW" if len(dims) == 4 else ""))
-        b.names[vi.name] = name
-        inputs.append(name)
+        b.names[vi.name] = b.input(vi.name, dims)
     for node in g.node:
         _convert(b, node, inits)
     outputs = []
@@ -171,10 +106,10 @@ def from_onnx(model, input_shapes: dict | None = None) -> Graph:
             raise GraphError(f"graph output {o.name!r} is produced by no node")
         outputs.append(b.names[o.name])
     from .passes import dead_node_elimination
-    return dead_node_elimination(Graph(tuple(b.nodes), tuple(inputs), tuple(outputs), b.params))
+    return dead_node_elimination(b.graph(outputs))
 
 
-def _convert(b: _Builder, node, inits) -> None:
+def _convert(b: GraphBuilder, node, inits) -> None:
     op = node.op_type
     if op not in SUPPORTED:
         raise _unsupported(node, f"operator {op!r} is not supported")

@@ -93,6 +93,10 @@ register("conv2d_nchwc", Pattern.OUT_ELEWISE_FUSABLE, _nchwc_shape,
          lambda t, n: conv2d_nchwc.compute(t[0], t[1], in_block=n.attr("in_block"), **_conv_args(n)),
          lambda a, n: conv2d_nchwc.reference(a[0], a[1], in_block=n.attr("in_block"),
                                              **_conv_args(n)), (2, 2))
+register("depthwise_conv2d_nchwc", Pattern.OUT_ELEWISE_FUSABLE,
+         lambda n, s: (*_conv_out(n, [s[0][:4], (0, 0, *s[1][1:3])], s[0][1])[:4], s[0][4]),
+         lambda t, n: conv2d_nchwc.depthwise_compute(t[0], t[1], **_conv_args(n)),
+         lambda a, n: conv2d_nchwc.depthwise_reference(a[0], a[1], **_conv_args(n)), (2, 2))
 register("bias_add_nchwc", Pattern.BROADCAST, _same,
          lambda t, n: elemwise.bias_add_nchwc(t[0], t[1]),
          lambda a, n: a[0] + a[1][None, :, None, None, :], (2, 2))

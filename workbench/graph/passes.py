@@ -54,7 +54,7 @@ def fold_constants(g: Graph, target=None) -> Graph:
 
 
 # -- batch-norm folding ----------------------------------------------------------------------------
-_CONVS = ("conv2d", "depthwise_conv2d")
+_CONVS = ("conv2d", "depthwise_conv2d", "conv2d_transpose")
 
 
 def fold_batch_norm(g: Graph, target=None) -> Graph:
@@ -82,8 +82,12 @@ def fold_batch_norm(g: Graph, target=None) -> Graph:
         gamma, beta, mean, var = (params[i].astype(np.float64) for i in bn.inputs[1:])
         scale = gamma / np.sqrt(var + bn.attr("epsilon"))
         w = params[src.inputs[1]].astype(np.float64)
-        ws = scale.reshape(w.shape[0], -1) if src.op == "depthwise_conv2d" else scale
-        w_new = w * ws.reshape(ws.shape + (1,) * (w.ndim - ws.ndim))
+        if src.op == "depthwise_conv2d":          # (C, M, KH, KW): output channel c * M + m
+            w_new = w * scale.reshape(w.shape[0], w.shape[1], 1, 1)
+        elif src.op == "conv2d_transpose":        # (C, F, KH, KW): output channel f
+            w_new = w * scale.reshape(1, -1, 1, 1)
+        else:                                     # (F, C, KH, KW)
+            w_new = w * scale.reshape(-1, 1, 1, 1)
         b = np.zeros_like(scale) if bias is None else bias.astype(np.float64)
         b_new = (b - mean) * scale + beta
         wname, bname = f"{src.name}_w_bn", f"{src.name}_b_bn"
@@ -91,7 +95,8 @@ def fold_batch_norm(g: Graph, target=None) -> Graph:
         params[bname] = b_new.astype(np.float32)
         nodes[wname] = Node(wname, "const", (), (), w.shape, "float32")
         nodes[bname] = Node(bname, "const", (), (), b.shape, "float32")
-        order += [wname, bname]
+        at = order.index(src.name)
+        order[at:at] = [wname, bname]          # defined before the conv that reads them
         nodes[src.name] = replace(src, inputs=(src.inputs[0], wname))
         nodes[bn.name] = Node(bn.name, "bias_add", (src.name, bname), (("axis", 1),), bn.shape,
                               bn.dtype, bn.layout)
@@ -179,6 +184,21 @@ def alter_layout(g: Graph, target=None) -> Graph:
                 in_block=bi if bi > 1 else 0).attrs, (N, cout // bo, OH, OW, bo), n.dtype,
                 f"NCHW{bo}c"))
             continue
+        if n.op == "depthwise_conv2d" and n.layout == "NCHW" and n.inputs[1] in params \
+                and params[n.inputs[1]].shape[1] == 1:
+            C = n.shape[1]
+            cur0 = layout_of.get(n.inputs[0], g[n.inputs[0]].layout)
+            b = block_of(cur0) if block_of(cur0) and C % block_of(cur0) == 0 else conv_block(C)
+            if b >= 4:
+                data = as_layout(n.inputs[0], f"NCHW{b}c")
+                wname = f"{n.inputs[1]}_{b}c"
+                if wname not in out_nodes_by_name:
+                    params[wname] = conv2d_nchwc.pack_depthwise_kernel(params[n.inputs[1]], b)
+                    emit(Node(wname, "const", (), (), params[wname].shape, "float32"), "")
+                N, _, OH, OW = n.shape
+                emit(Node(n.name, "depthwise_conv2d_nchwc", (data, wname), n.attrs,
+                          (N, C // b, OH, OW, b), n.dtype, f"NCHW{b}c"))
+                continue
         cur = [layout_of.get(i, g[i].layout) for i in n.inputs]
         blocked = [c for c in cur if block_of(c)]
         if blocked and n.op in _LAYOUT_AGNOSTIC:

@@ -85,7 +85,7 @@ def lower_group(g: Graph, names, *, tuned: dict | None = None) -> GroupProgram:
         warnings.simplefilter("ignore")      # a vectorize that stays a loop is fine here
         if "blocked" in special:
             _schedule_blocked(s, special, out, prog.config)
-        elif anchor and g[anchor].op == "conv2d_nchwc":
+        elif anchor and g[anchor].op in ("conv2d_nchwc", "depthwise_conv2d_nchwc"):
             special["blocked"] = special["anchor"]
             _schedule_blocked(s, special, out, prog.config)
         elif anchor and g[anchor].op == "depthwise_conv2d":
@@ -194,8 +194,12 @@ def _schedule_blocked(s, special, out, config):
     ob, OH, OW = blocked.shape[4], blocked.shape[2], blocked.shape[3]
     # register block: owb columns (x) times ohb rows (y) of one output-channel vector, at most 14
     # accumulators; small late layers take several rows so each weight vector feeds more FMAs
-    owb = max(d for d in range(1, 15) if OW % d == 0)
-    ohb = max(d for d in range(1, 15) if OH % d == 0 and d * owb <= 14) if owb == OW else 1
+    if ob == 1:     # one output channel per block (e.g. an RGB image): the columns are the vector
+        owb = max(d for d in range(1, 65) if OW % d == 0)
+        ohb = 1
+    else:
+        owb = max(d for d in range(1, 15) if OW % d == 0)
+        ohb = max(d for d in range(1, 15) if OH % d == 0 and d * owb <= 14) if owb == OW else 1
     if len(oax) == 5:                       # output stays blocked (NCHW[x]c)
         n, fo, y, x, fi = oax
     else:                                   # output unblocked to NCHW in the epilogue
@@ -216,8 +220,11 @@ def _schedule_blocked(s, special, out, config):
     else:
         s[acc].reorder(*red, yb, xb, fb)
     s[acc].unroll(yb)
-    s[acc].unroll(xb)
-    s[acc].vectorize(fb)
+    if ob == 1:
+        s[acc].vectorize(xb)
+    else:
+        s[acc].unroll(xb)
+        s[acc].vectorize(fb)
     config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb)
 
 
