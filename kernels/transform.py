@@ -43,7 +43,7 @@ def concatenate(tensors, axis: int, name: str = "concat") -> te.Tensor:
 
     def body(*idx):
         out = None
-        for t, lo in reversed(list(zip(tensors, offsets[:-1]))):
+        for t, lo in zip(tensors, offsets[:-1]):       # later pieces override from their offset
             src = list(idx)
             src[axis] = idx[axis] - int(lo) if lo else idx[axis]
             val = t[tuple(src)]

@@ -12,6 +12,7 @@ with the workbench compiler and run it.
 from .builder import GraphBuilder
 from .executor import GraphModule, Profile, build
 from .frontend import SUPPORTED, from_onnx, from_torch
+from .interpreter import evaluate
 from .ir import Graph, GraphError, Node
 from .memory import MemoryPlan, plan_memory
 from .ops import OPS, Pattern
@@ -19,6 +20,6 @@ from .passes import (PASSES, alter_layout, dead_node_elimination, fold_batch_nor
                      fuse_ops, optimize, unfuse)
 
 __all__ = ["Graph", "GraphBuilder", "Node", "GraphError", "GraphModule", "Profile", "MemoryPlan", "OPS", "Pattern",
-           "PASSES", "SUPPORTED", "from_onnx", "from_torch", "optimize", "build", "plan_memory",
+           "PASSES", "SUPPORTED", "evaluate", "from_onnx", "from_torch", "optimize", "build", "plan_memory",
            "fold_constants", "fold_batch_norm", "alter_layout", "fuse_ops", "unfuse",
            "dead_node_elimination"]

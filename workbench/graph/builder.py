@@ -62,9 +62,10 @@ class GraphBuilder:
         """The constant value behind a graph node name, or None."""
         return self.params.get(name)
 
-    def add(self, op: str, inputs, attrs: dict, onnx_out: str | None = None, layout: str = "") -> str:
+    def add(self, op: str, inputs, attrs: dict | None = None, onnx_out: str | None = None,
+            layout: str = "") -> str:
         name = self.fresh(onnx_out if onnx_out in self.output_names else op)
-        node = Node(name, op, tuple(inputs), make_attrs(attrs))
+        node = Node(name, op, tuple(inputs), make_attrs(attrs or {}))
         opdef = get_op(op)
         shapes = [self.shape(i) for i in inputs]
         try:

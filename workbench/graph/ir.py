@@ -67,7 +67,7 @@ class Graph:
     nodes: tuple                          # of Node, topologically sorted
     inputs: tuple                         # names of "input" nodes
     outputs: tuple                        # names of the nodes whose values the model returns
-    params: dict = field(default_factory=dict, compare=False)   # const name -> np.ndarray
+    params: dict = field(default_factory=dict, compare=False, repr=False)   # const name -> np.ndarray
 
     def __post_init__(self):
         seen = set()
@@ -207,7 +207,8 @@ def format_graph(g: Graph) -> str:
     consts = [n for n in g.nodes if n.op == "const"]
     if consts:
         total = sum(g.params[n.name].nbytes for n in consts)
-        lines.append(f"  # {len(consts)} constants, {total / 1024:.1f} KiB")
+        size = f"{total} B" if total < 1024 else f"{total / 1024:.1f} KiB"
+        lines.append(f"  # {len(consts)} constants, {size}")
     for n in g.nodes:
         if n.op == "const":
             continue

@@ -224,7 +224,14 @@ def alter_layout(g: Graph, target=None) -> Graph:
             ins = tuple(as_layout(i, g[i].layout) if block_of(c) else i for i, c in zip(n.inputs, cur))
             emit(replace(n, inputs=ins))
     outs = tuple(as_layout(o, g[o].layout) for o in g.outputs)
-    return dead_node_elimination(g.replace_nodes(out_nodes, outputs=outs, params=params))
+    # the model's outputs keep their names: the blocked value is renamed, the transform takes it
+    mapping = {}
+    for o, new in zip(g.outputs, outs):
+        if new != o:
+            mapping[o], mapping[new] = f"{o}_{layout_of[o]}", o
+    out_nodes = [replace(n, name=mapping.get(n.name, n.name),
+                         inputs=tuple(mapping.get(i, i) for i in n.inputs)) for n in out_nodes]
+    return dead_node_elimination(g.replace_nodes(out_nodes, outputs=g.outputs, params=params))
 
 
 # -- fusion ----------------------------------------------------------------------------------------
