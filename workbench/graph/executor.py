@@ -179,6 +179,7 @@ def build(g: Graph, target=None, log=None, *, plan_memory_reuse: bool = True,
         return build_vta(g, target, log=log)
     if not isinstance(g, Graph):
         raise TypeError(f"build: expected a graph.Graph, got {type(g).__name__}")
+    target = wb.Target.parse(target if target is not None else "llvm")
     t0 = time.perf_counter()
     if any(n.group is None for n in g.ops()):
         g = fuse_ops(g)
@@ -195,7 +196,8 @@ def build(g: Graph, target=None, log=None, *, plan_memory_reuse: bool = True,
         kernel = cache.get(key)
         if kernel is None:
             try:
-                kernel = wb.build(prog.schedule, prog.args, name=f"g{gid}_{g[names[-1]].op}")
+                kernel = wb.build(prog.schedule, prog.args, target=target,
+                                  name=f"g{gid}_{g[names[-1]].op}")
             except Exception as e:
                 raise GraphError(f"compiling fused group {gid} ({'+'.join(names)}): {e}") from e
             cache[key] = kernel
