@@ -114,3 +114,35 @@ def depthwise_reference(data: np.ndarray, kernel: np.ndarray, stride=1, padding=
     out = depthwise_conv2d.reference(x, k, stride, pad_tuple(padding), dilation)
     _, _, OH, OW = out.shape
     return np.ascontiguousarray(out.reshape(N, CO, b, OH, OW).transpose(0, 1, 3, 4, 2))
+
+
+# -- pooling in the blocked layout (so a pool between convolutions needs no layout change) ----------
+def pool_compute(data: te.Tensor, pool_size, stride=1, padding=0, pool_type: str = "max",
+                 name: str = "pool2d_nchwc") -> te.Tensor:
+    """data (N, C/b, H, W, b) -> (N, C/b, OH, OW, b); avg counts padded zeros (as kernels.pool2d)."""
+    from ._common import min_value, pair
+    N, CO, H, W, b = data.shape
+    KH, KW = pair(pool_size, "pool2d_nchwc: pool_size")
+    (sh, sw), _, pads, (OH, OW) = window_geometry((H, W), (KH, KW), stride, padding, 1,
+                                                  "pool2d_nchwc")
+    pad_value = min_value(data.dtype) if pool_type == "max" else 0.0
+    p = pad_stage(data, (0, 0, pads[0], pads[1], 0), (0, 0, pads[2], pads[3], 0), pad_value,
+                  name="pad")
+    rh = te.reduce_axis((0, KH), name="rh")
+    rw = te.reduce_axis((0, KW), name="rw")
+    shape = (N, CO, OH, OW, b)
+    if pool_type == "max":
+        return te.compute(shape, lambda n, c, y, x, i: te.max(
+            p[n, c, y * sh + rh, x * sw + rw, i], axis=[rh, rw]), name=name)
+    total = te.compute(shape, lambda n, c, y, x, i: te.sum(
+        p[n, c, y * sh + rh, x * sw + rw, i], axis=[rh, rw]), name="pool_sum")
+    return te.compute(shape, lambda *i: total[i] / te.const(KH * KW, data.dtype), name=name)
+
+
+def pool_reference(data: np.ndarray, pool_size, stride=1, padding=0, pool_type="max"):
+    from . import pool2d
+    N, CO, H, W, b = data.shape
+    x = data.transpose(0, 1, 4, 2, 3).reshape(N, CO * b, H, W)
+    out = pool2d.reference(x, pool_size, stride, padding, pool_type)
+    _, _, OH, OW = out.shape
+    return np.ascontiguousarray(out.reshape(N, CO, b, OH, OW).transpose(0, 1, 3, 4, 2))

@@ -157,6 +157,11 @@ for _op in ("max_pool2d", "avg_pool2d"):
     register(_op, Pattern.OUT_ELEWISE_FUSABLE, _pool_out,
              lambda t, n: kernels.pool2d.compute(t[0], **_pool_args(n)),
              lambda a, n: kernels.pool2d.reference(a[0], **_pool_args(n)))
+for _op in ("max_pool2d_nchwc", "avg_pool2d_nchwc"):
+    register(_op, Pattern.OUT_ELEWISE_FUSABLE,
+             lambda n, s: (*_pool_out(n, [s[0][:4]]), s[0][4]),
+             lambda t, n: conv2d_nchwc.pool_compute(t[0], **_pool_args(n)),
+             lambda a, n: conv2d_nchwc.pool_reference(a[0], **_pool_args(n)))
 register("global_avg_pool2d", Pattern.OUT_ELEWISE_FUSABLE,
          lambda n, s: (s[0][0], s[0][1], 1, 1),
          lambda t, n: global_pool2d.compute(t[0]),

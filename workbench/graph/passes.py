@@ -214,6 +214,11 @@ def alter_layout(g: Graph, target=None) -> Graph:
             src = out_nodes_by_name[n.inputs[0]]
             emit(Node(n.name, "bias_add_nchwc", (n.inputs[0], bname), (), src.shape, n.dtype,
                       cur[0]), cur[0])
+        elif blocked and n.op in ("max_pool2d", "avg_pool2d"):
+            src = out_nodes_by_name[n.inputs[0]]
+            N, _, OH, OW = n.shape
+            emit(replace(n, op=f"{n.op}_nchwc", shape=(N, src.shape[1], OH, OW, src.shape[4]),
+                         layout=cur[0]), cur[0])
         elif blocked and n.op in ("add", "mul") and g[n.inputs[0]].shape == g[n.inputs[1]].shape \
                 and len(set(blocked)) == 1:
             # a residual add: bring the other operand into the blocked layout too

@@ -88,6 +88,8 @@ def lower_group(g: Graph, names, *, tuned: dict | None = None) -> GroupProgram:
         elif anchor and g[anchor].op in ("conv2d_nchwc", "depthwise_conv2d_nchwc"):
             special["blocked"] = special["anchor"]
             _schedule_blocked(s, special, out, prog.config)
+        elif anchor and g[anchor].op in ("max_pool2d_nchwc", "avg_pool2d_nchwc"):
+            _schedule_pool_nchwc(s, out)
         elif anchor and g[anchor].op == "depthwise_conv2d":
             _schedule_depthwise(s, special["anchor"], out)
         else:
@@ -226,6 +228,20 @@ def _schedule_blocked(s, special, out, config):
         s[acc].unroll(xb)
         s[acc].vectorize(fb)
     config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb)
+
+
+def _schedule_pool_nchwc(s, out):
+    """Blocked pooling: the padding and the window reduction inlined/computed per output row, the
+    channel lanes vectorized, rows of all channel blocks in parallel."""
+    _inline_injective(s)
+    for st in s.stages:
+        if st.is_placeholder or st.attach == "inline":
+            continue
+        n, c, y, x, i = st.op.axis
+        if st.op.reduce_axis:
+            st.reorder(n, c, y, x, *st.op.reduce_axis, i)
+        st.parallel(st.fuse(n, c, y))
+        st.vectorize(i)
 
 
 def _schedule_depthwise(s, dw, out):
