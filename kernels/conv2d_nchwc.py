@@ -146,3 +146,67 @@ def pool_reference(data: np.ndarray, pool_size, stride=1, padding=0, pool_type="
     out = pool2d.reference(x, pool_size, stride, padding, pool_type)
     _, _, OH, OW = out.shape
     return np.ascontiguousarray(out.reshape(N, CO, b, OH, OW).transpose(0, 1, 3, 4, 2))
+
+
+# -- transposed convolution by output phases (sub-pixel): no multiplications by inserted zeros -------
+def deconv_phase_geometry(in_hw, kernel_hw, stride, padding, output_padding):
+    """Per spatial dim: (s, T, pad_lo, pad_hi, out) where output row s*yy + py reads input rows
+    yy + (py + p)//s - (T-1) + t (t < T taps) of the input padded by pad_lo/pad_hi.
+    None when the output size is not a multiple of the stride (use the dilated form then)."""
+    dims = []
+    for H, K, s, p, op in zip(in_hw, kernel_hw, stride, padding, output_padding):
+        out = (H - 1) * s - 2 * p + K + op
+        if out % s:
+            return None
+        T = -(-K // s)
+        bases = [(py + p) // s for py in range(s)]
+        lo = max(0, (T - 1) - min(bases))
+        hi = max(0, out // s - 1 + max(bases) - (H - 1))
+        dims.append((s, T, lo, hi, out))
+    return dims
+
+
+def pack_deconv_kernel(w: np.ndarray, stride, padding, block: int) -> np.ndarray:
+    """IOHW transposed-conv kernel -> per-phase kernels (F/block, sh, sw, C, Th, Tw, block): tap
+    t of phase py is w[.., (py+p) % s + s*(T-1-t)] (zero past the kernel's edge)."""
+    C, F, KH, KW = w.shape
+    (sh, sw), (ph, pw) = stride, padding
+    Th, Tw = -(-KH // sh), -(-KW // sw)
+    out = np.zeros((F // block, sh, sw, C, Th, Tw, block), w.dtype)
+    wf = w.reshape(C, F // block, block, KH, KW)
+    for py in range(sh):
+        for px in range(sw):
+            for ty in range(Th):
+                r = (py + ph) % sh + sh * (Th - 1 - ty)
+                if r >= KH:
+                    continue
+                for tx in range(Tw):
+                    q = (px + pw) % sw + sw * (Tw - 1 - tx)
+                    if q < KW:
+                        out[:, py, px, :, ty, tx, :] = wf[:, :, :, r, q].transpose(1, 0, 2)
+    return out
+
+
+def deconv_phase_compute(data: te.Tensor, kernel: te.Tensor, stride, padding, output_padding,
+                         kernel_hw, name: str = "conv2d_transpose") -> tuple:
+    """data NCHW, kernel from pack_deconv_kernel -> (phases, out): phases is the reduction
+    (N, F/b, sh, sw, OH/sh, OW/sw, b); out (N, F, OH, OW) interleaves them."""
+    N, C, H, W = data.shape
+    FO, sh, sw, C2, Th, Tw, b = kernel.shape
+    geo = deconv_phase_geometry((H, W), kernel_hw, stride, padding, output_padding)
+    (_, _, loh, hih, OH), (_, _, low, hiw, OW) = geo
+    p = pad_stage(data, (0, 0, loh, low), (0, 0, hih, hiw), name="pad")
+    ph, pw = padding
+    rc = te.reduce_axis((0, C), name="rc")
+    ty = te.reduce_axis((0, Th), name="ty")
+    tx = te.reduce_axis((0, Tw), name="tx")
+
+    def off(phase, s, pad, T, lo):
+        return (phase + pad) // s + (lo - (T - 1))
+
+    phases = te.compute((N, FO, sh, sw, OH // sh, OW // sw, b), lambda n, fo, py, px, yy, xx, fi: te.sum(
+        p[n, rc, ty + yy + off(py, sh, ph, Th, loh), tx + xx + off(px, sw, pw, Tw, low)]
+        * kernel[fo, py, px, rc, ty, tx, fi], axis=[rc, ty, tx]), name=f"{name}_phases")
+    out = te.compute((N, FO * b, OH, OW), lambda n, f, y, x: phases[
+        n, f // b, y % sh, x % sw, y // sh, x // sw, f % b], name=name)
+    return phases, out

@@ -122,6 +122,22 @@ def _blocked_anchor(g, node, ins, holders, ext, transforms, special):
         transforms[wname] = lambda a, ob=ob: conv2d_nchwc.pack_kernel(a, ob)
         kshape = (F // ob, *w.shape[1:], ob)
         stride, padding, dilation = node.attr("strides"), node.attr("padding"), node.attr("dilation")
+    elif conv2d_nchwc.deconv_phase_geometry(data.shape[2:], w.shape[2:], node.attr("strides"),
+                                            node.attr("padding"), node.attr("output_padding")):
+        # conv2d_transpose by output phases: each of the stride x stride output phases is a small
+        # stride-1 convolution of the undilated input (no multiplications by inserted zeros)
+        C, F, KH, KW = w.shape
+        ob = conv_block(F)
+        stride, padding = node.attr("strides"), node.attr("padding")
+        transforms[wname] = lambda a, ob=ob: conv2d_nchwc.pack_deconv_kernel(a, stride, padding, ob)
+        sh, sw = stride
+        kshape = (F // ob, sh, sw, C, -(-KH // sh), -(-KW // sw), ob)
+        packed = te.placeholder(kshape, "float32", name=f"in_{_safe(wname)}")
+        holders[wname] = packed
+        phases, out = conv2d_nchwc.deconv_phase_compute(data, packed, stride, padding,
+                                                        node.attr("output_padding"), (KH, KW))
+        special.update(blocked=phases, kind="deconv")
+        return out
     else:   # conv2d_transpose = stride-1 conv over the dilated input with the flipped kernel
         C, F, KH, KW = w.shape
         ob = conv_block(F)
@@ -161,15 +177,16 @@ def _schedule_blocked(s, special, out, config):
     channels, reduction (input channels, kernel taps) outside it, output rows in parallel; the
     epilogue (bias, ReLU, residual add, unblocking) runs in the output stage per register block."""
     blocked = special["blocked"]
-    pads = [st for st in _stage_named(s, "pad")] + [st for st in _stage_named(s, "dilate")]
     for st in _stage_named(s, "dilate"):
         st.compute_inline()
-    pad_ops = [st for st in _stage_named(s, "pad")]
+    pad_ops = _stage_named(s, "pad")
     _inline_injective(s, keep=[st.op.output(0) for st in pad_ops])
-    del pads
     for st in pad_ops:                      # padded input materialized once, in parallel
         ax = st.op.axis
         st.parallel(st.fuse(ax[0], ax[1]))
+    if special.get("kind") == "deconv":
+        _schedule_deconv(s, blocked, out, config)
+        return
     dense = special.get("kind") == "dense"
     if out.op is blocked.op:
         acc = s.cache_write(blocked, "local")
@@ -230,6 +247,42 @@ def _schedule_blocked(s, special, out, config):
     config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb)
 
 
+def _schedule_deconv(s, phases, out, config):
+    """Phase-decomposed conv2d_transpose: each phase's register block (owb columns x one vector of
+    output channels) accumulates in registers; the interleaving + epilogue is the output stage."""
+    acc = s.cache_write(phases, "local")
+    n, fo, py, px, yy, xx, fi = s[phases].op.axis
+    ob, OWs = phases.shape[6], phases.shape[5]
+    owb = max(d for d in range(1, (65 if ob == 1 else 15)) if OWs % d == 0)
+    xo, xi = s[phases].split(xx, factor=owb)
+    s[phases].reorder(n, fo, py, px, yy, xo, xi, fi)
+    s[phases].parallel(s[phases].fuse(n, fo, py, px, yy))
+    s[acc].compute_at(s[phases], xo)
+    *_, xb, fb = s[acc].op.axis
+    s[acc].reorder(*s[acc].op.reduce_axis, xb, fb)
+    if ob == 1:
+        s[acc].vectorize(xb)
+    else:
+        s[acc].unroll(xb)
+        s[acc].vectorize(fb)
+        s[phases].vectorize(fi)
+    _schedule_root_output(s, out)
+    config.update(kind="deconv_phases", ob=ob, ow_block=owb)
+
+
+def _schedule_root_output(s, out):
+    """The output stage fused to one loop, vectorized by 16, parallel over chunks."""
+    st = s[out]
+    data_axes = list(st.op.axis)
+    fused = st.fuse(*data_axes) if len(data_axes) > 1 else data_axes[0]
+    total = int(np.prod(st.op.shape))
+    if total >= 64:
+        xo, xi = st.split(fused, factor=16)
+        st.vectorize(xi)
+        if total >= 4096:
+            st.parallel(xo)
+
+
 def _schedule_pool_nchwc(s, out):
     """Blocked pooling: the padding and the window reduction inlined/computed per output row, the
     channel lanes vectorized, rows of all channel blocks in parallel."""
@@ -288,10 +341,4 @@ def _schedule_generic(s, out):
             else:
                 st.parallel(data_axes[0])
             continue
-        fused = st.fuse(*data_axes) if len(data_axes) > 1 else data_axes[0]
-        total = int(np.prod(st.op.shape))
-        if total >= 64:
-            xo, xi = st.split(fused, factor=16)
-            st.vectorize(xi)
-            if total >= 4096:
-                st.parallel(xo)
+        _schedule_root_output(s, st.op.output(0))
