@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +49,13 @@ class MaxPool:
     size: int
     stride: int
     padding: tuple = (0, 0, 0, 0)
+
+
+@dataclass(frozen=True, eq=False)
+class GlobalAvgPool:
+    """Mean over H and W: (1, C, H, W) -> (1, C, 1, 1), so a dense head works at any resolution."""
+    name: str
+    src: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +110,8 @@ class Net:
                 t, lft, b, r = layer.padding
                 shapes[layer.name] = (c, (h + t + b - layer.size) // layer.stride + 1,
                                       (w + lft + r - layer.size) // layer.stride + 1)
+            elif isinstance(layer, GlobalAvgPool):
+                shapes[layer.name] = (c, 1, 1)
             else:
                 shapes[layer.name] = (layer.weight.shape[0], 1, 1)
         return out
@@ -277,14 +287,18 @@ class KernelCache:
     """Built kernels keyed by (kind, shape parameters): nets at several resolutions, and several
     nets, share the kernels of identical layers."""
 
-    def __init__(self):
+    def __init__(self, threads: int | None = None):
         self._kernels: dict = {}
         self.builds = 0
+        self.threads = threads        # None: every core; 1 gives the repeatable latencies
 
     def get(self, key, make):
         if key not in self._kernels:
             s, args = make()
-            self._kernels[key] = wb.build(s, args)
+            k = wb.build(s, args)
+            if self.threads is not None:
+                k.num_threads = self.threads
+            self._kernels[key] = k
             self.builds += 1
         return self._kernels[key]
 
@@ -366,6 +380,12 @@ class CompiledNet:
                             (w + lft + r - layer.size) // layer.stride + 1), np.float32)
             self.steps.append((k, (src, out)))
             self.buffers[layer.name] = out
+        elif isinstance(layer, GlobalAvgPool):
+            shape = (1, c, h, w)
+            k = self.cache.get(("gap", c, h, w), lambda: _pool_kernel(shape, (h, w), 1, 0, "avg"))
+            out = np.zeros((1, c, 1, 1), np.float32)
+            self.steps.append((k, (src, out)))
+            self.buffers[layer.name] = out
         elif isinstance(layer, Dense):
             out_dim, in_dim = layer.weight.shape
             if in_dim != c * h * w:
@@ -401,6 +421,19 @@ class CompiledNet:
             k(*args)
         return self.buffers
 
+    def time(self, x: np.ndarray, repeat: int = 5, min_time: float = 0.05):
+        """Seconds per forward (a `workbench.runtime.TimingResult`), buffers already allocated."""
+        from workbench.runtime.timing import measure
+        self.run(x)
+
+        def run(n):
+            t = time.perf_counter()
+            for _ in range(n):
+                for k, args in self.steps:
+                    k(*args)
+            return time.perf_counter() - t
+        return measure(run, repeat=repeat, min_time=min_time)
+
     def features(self, x: np.ndarray) -> list:
         self.run(x)
         out = []
@@ -433,6 +466,9 @@ def torch_forward(net: Net, x: np.ndarray) -> dict:
                 top, left, bottom, right = layer.padding
                 p = F.pad(src, (left, right, top, bottom), value=float("-inf"))
                 t[layer.name] = F.max_pool2d(p, layer.size, layer.stride)
+                continue
+            if isinstance(layer, GlobalAvgPool):
+                t[layer.name] = src.mean(dim=(2, 3), keepdim=True)
                 continue
             if isinstance(layer, Conv):
                 v = F.conv2d(src, torch.from_numpy(layer.weight), torch.from_numpy(layer.bias),
