@@ -9,6 +9,7 @@ from .lower import PassContext, Pipeline
 from .lower import lower as _lower
 from .lower.bounds_check import BoundsError
 from .schedule import Schedule, ScheduleError, ScheduleWarning, Stage, Trace, create_schedule
+from .target import Target
 
 
 def lower(sch, args, name: str = "main", *, stop_after: str | None = None, ctx: PassContext | None = None,
@@ -22,13 +23,22 @@ def lower(sch, args, name: str = "main", *, stop_after: str | None = None, ctx: 
     return _lower(sch, args, name, stop_after=stop_after, ctx=ctx, **options)
 
 
-def build(sch, args, target: str = "llvm", name: str = "main"):
-    """Lower and JIT-compile `sch`; returns a Kernel called as f(*arrays) (one per arg, in order)."""
-    from .codegen import build_func
-    if target != "llvm":
-        raise ValueError(f"unknown target {target!r}; the CPU target is 'llvm' (VTA: accel.vta.build)")
-    return build_func(_lower(sch, args, name), target=target)
+def build(sch, args, target="llvm", name: str = "main", **options):
+    """Lower and compile `sch` for `target` (a string such as "llvm -mcpu=x86-64-v3" or a Target;
+    "llvm" is this host); returns a Kernel called as f(*arrays) (one per arg, in order).
+    Lowering options as for `lower`, e.g. bounds_checks=False drops the run-time index checks."""
+    from .lower.schedule_ops import reject_thread_bindings
+    from .runtime import build_func
+    target = Target.parse(target)
+    reject_thread_bindings(sch, str(target))
+    return build_func(_lower(sch, args, name, target=target, **options), target)
+
+
+def load_ipython_extension(ipython):
+    """`%load_ext workbench`: registers the %workbench magic (UI packages load only now)."""
+    from .ui.magics import load_ipython_extension as _load
+    _load(ipython)
 
 
 __all__ = ["te", "ir", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError",
-           "ScheduleWarning", "BoundsError", "PassContext", "Pipeline", "Trace"]
+           "ScheduleWarning", "BoundsError", "PassContext", "Pipeline", "Trace", "Target"]

@@ -2,8 +2,8 @@
 simplifier, verifier and structural equality."""
 from . import dtype
 from .expr import (Add, And, Broadcast, BufferLoad, Call, Cast, CmpOp, Const, Div, EQ, Expr, FloorDiv,
-                   FloorMod, GE, GT, LE, LT, Max, Min, Mul, NE, Not, Or, Ramp, Reduce, Select, Sub,
-                   TensorRead, Var, const, convert)
+                   FloorMod, GE, GT, LE, LT, Max, Min, Mul, NE, Not, Or, Ramp, Reduce, Select, ShiftLeft,
+                   ShiftRight, Sub, TensorRead, Var, const, convert)
 from .stmt import (Allocate, AssertStmt, Buffer, BufferStore, Evaluate, For, ForKind, IfThenElse, PrimFunc,
                    SeqStmt, Stmt, seq)
 from .structural import assert_structural_equal, structural_equal, structural_hash
