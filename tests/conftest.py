@@ -9,3 +9,11 @@ def pytest_addoption(parser):
 @pytest.fixture
 def update_golden(request):
     return request.config.getoption("--update-golden")
+
+
+@pytest.fixture(autouse=True)
+def _verify_lowered_ir(monkeypatch):
+    """Every lowering in the tests checks IR well-formedness after each pass (PassContext.verify);
+    a pass that breaks the IR fails the test that lowered it, naming the pass."""
+    import workbench.lower as lowering
+    monkeypatch.setattr(lowering, "DEFAULT_CONTEXT", lowering.PassContext(verify=True))

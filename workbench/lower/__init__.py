@@ -9,6 +9,9 @@ from .pass_manager import PHASES, Pass, PassContext, Phase, Pipeline, stmt_pass
 from .passes import DEFAULT_PIPELINE, PASS_NAMES
 from .schedule_ops import schedule_to_ir
 
+# what `lower` uses when no ctx is given; tests/conftest.py swaps in one with verify=True
+DEFAULT_CONTEXT = PassContext()
+
 
 def lower(sch, args, name: str = "main", *, stop_after: str | None = None, ctx: PassContext | None = None,
           pipeline: Pipeline | None = None, **options) -> PrimFunc:
@@ -19,7 +22,7 @@ def lower(sch, args, name: str = "main", *, stop_after: str | None = None, ctx: 
     the default one (e.g. a backend's, from Pipeline.default().with_passes(...)).
     `func.history` holds the body after schedule_ops and after every pass; `func.after(name)`
     prints one of them."""
-    ctx = ctx if ctx is not None else PassContext()
+    ctx = ctx if ctx is not None else DEFAULT_CONTEXT
     if options:
         try:
             ctx = replace(ctx, **options)

@@ -19,6 +19,9 @@ from ..ir.visitor import StmtMutator, substitute
 from ..schedule.errors import ScheduleError
 
 DEFAULT_UNROLL_LIMIT = 4096
+# codegen's guard against asking LLVM for a huge full unroll; after this pass no loop keeps kind
+# "unrolled", so the guard only matters for IR that skipped the pass
+MAX_UNROLL = DEFAULT_UNROLL_LIMIT
 
 
 def _steps(s) -> int | None:
