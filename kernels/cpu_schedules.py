@@ -101,3 +101,24 @@ def conv2d_nchw_blocked(batch: int, in_channel: int, height: int, width: int, ou
     s[packed].parallel(packed.op.axis[0])
     s[packed].vectorize(packed.op.axis[4])
     return s, [data, kernel, out]
+
+
+def softmax_rows(rows: int, cols: int, dtype: str = "float32", vector: int = 16):
+    """Softmax along the last axis of a rows x cols matrix: each of the four stages (max, exp, sum,
+    normalize; see kernels/softmax.py) runs over the rows in parallel, the elementwise ones
+    vectorized `vector` wide (exp is inline polynomial vector code), the reductions vectorized by
+    LLVM (a float reduction update may be reassociated into partial results, as numpy's pairwise
+    summation does).
+
+    Returns (schedule, [data, out])."""
+    from . import softmax
+    (data,), out = softmax.make((rows, cols), dtype)
+    s = wb.create_schedule(out)
+    stages = {st.op.name: st for st in s.stages}
+    for name in ("softmax_max", "softmax_exp", "softmax_sum", "softmax"):
+        st = stages[name]
+        st.parallel(st.op.axis[0])
+        if name in ("softmax_exp", "softmax") and cols % vector == 0:
+            _, inner = st.split(st.op.axis[1], factor=vector)
+            st.vectorize(inner)
+    return s, [data, out]

@@ -127,6 +127,7 @@ class FunctionBuilder:
         self.ranges: dict = {}     # Var -> (lo, hi) inclusive, when the loop bounds are known
         self.heap: list[Val] = []  # heap buffers live at this point (freed on an early return)
         self.outlined = outlined       # the body of a parallel loop (parallel.py)
+        self.reduction = None          # the reduction update node being emitted (emit.store)
         self.nthreads = nthreads
         self._pure: dict[int, tuple] = {}
         self.new_block("entry")

@@ -31,10 +31,12 @@ from ..ir import expr as E
 from ..ir import stmt as S
 from ..lower.unroll import MAX_UNROLL
 from .builder import (CodegenError, FunctionBuilder, ModuleEmitter, Val, _lanes_of, _scalar_of, _suffix, i64)
+from .vecmath import VECTOR_MATH, math_function
 from .llvm_types import elem_size, literal, llvm_type, scalar_literal, storage_type, vec, vector_literal
 
 STACK_LIMIT = 64 * 1024      # Allocate up to this many bytes on the stack (entry-block alloca)
 FP = "contract"              # fast-math flags on float arithmetic: fuse to FMA, never reassociate
+FP_REDUCE = "reassoc contract"   # ... except the update of a reduction (see _reduction_update)
 _INDEX_DTYPES = {"int32": (-2 ** 31, 2 ** 31 - 1), "int64": (-2 ** 63, 2 ** 63 - 1)}
 
 
@@ -167,7 +169,7 @@ class FunctionEmitter(FunctionBuilder):
         a, b = self.value(e.a), self.value(e.b)
         t = type(e)
         if dt.is_float(e.dtype):
-            return self.binop(_FOP[t], a, b, FP)
+            return self.binop(_FOP[t], a, b, FP_REDUCE if e is self.reduction else FP)
         if t is E.FloorDiv or t is E.FloorMod:
             return self.floordiv(a, b, mod=t is E.FloorMod, signed=dt.is_signed(e.dtype))
         if t is E.Div:
@@ -178,6 +180,10 @@ class FunctionEmitter(FunctionBuilder):
         a, b = self.value(e.a), self.value(e.b)
         is_max = type(e) is E.Max
         if dt.is_float(e.dtype):
+            if e is self.reduction:
+                # llvm.maximum propagates NaN like numpy's max and vectorizes as a reduction
+                return self.call(self.mod.intrinsic("maximum" if is_max else "minimum", a.ty, [a.ty, a.ty],
+                                                    _suffix(a.ty)), a.ty, [a, b])
             c = self.op(f"fcmp {'ogt' if is_max else 'olt'} {a}, {b.ref}", vec("i1", _lanes_of(a.ty)))
             return self.select(c, a, b)
         signed = dt.is_signed(e.dtype)
@@ -278,6 +284,8 @@ class FunctionEmitter(FunctionBuilder):
                 fn = self.mod.intrinsic("abs", x.ty, [x.ty, "i1"], _suffix(x.ty))
                 return self.call(fn, x.ty, [x, Val("false", "i1")])
             raise CodegenError(f"{e.name} of an integer ({e}); cast to a float first")
+        if e.name in VECTOR_MATH and dt.base(e.dtype) == "float32":
+            return self.call(math_function(self.mod, e.name, x.ty), x.ty, [x])
         if e.name == "sigmoid":
             neg = self.op(f"fneg {x}", x.ty)
             ex = self._math("exp", neg)
@@ -381,7 +389,9 @@ class FunctionEmitter(FunctionBuilder):
         buf = s.buffer
         b = dt.base(buf.dtype)
         st, al = storage_type(b), elem_size(b)
+        self.reduction = _reduction_update(s)
         v = self.value(s.value)
+        self.reduction = None
         kind, p = self._address(buf, s.indices)
         lanes = dt.lanes(s.indices[0].dtype) if s.indices else 1
         if _lanes_of(v.ty) != lanes:
@@ -548,6 +558,21 @@ _VALUE = {E.Add: FunctionEmitter._arith, E.Sub: FunctionEmitter._arith, E.Mul: F
           E.Call: FunctionEmitter._call, E.BufferLoad: FunctionEmitter._load,
           E.Ramp: FunctionEmitter._ramp_value, E.Broadcast: FunctionEmitter._broadcast}
 _VALUE.update({c: FunctionEmitter._cmp for c in _ICMP})
+
+
+def _reduction_update(s: S.BufferStore):
+    """The float `acc op x` of a reduction update `acc[idx] = acc[idx] op x` (op: + * max min), else
+    None. Its `+`/`*` may be reassociated: the loop vectorizer then keeps several partial results,
+    as numpy's pairwise summation does; nothing else is reordered."""
+    v = s.value
+    if type(v) not in (E.Add, E.Mul, E.Max, E.Min) or not dt.is_float(v.dtype):
+        return None
+    a = v.a
+    if type(a) is not E.BufferLoad or a.buffer is not s.buffer or len(a.indices) != len(s.indices):
+        return None
+    if all(E.structural_equal(x, y) for x, y in zip(a.indices, s.indices)):
+        return v
+    return None
 
 
 def _has_load(e) -> bool:

@@ -79,8 +79,15 @@ def _jit(target: Target):
 
 @lru_cache(maxsize=None)
 def gomp_library() -> str | None:
-    """Load libgomp into the process (its symbols then resolve in JIT code); None if absent."""
+    """Load libgomp into the process (its symbols then resolve in JIT code); None if absent.
+
+    Threads that finish a parallel loop sleep rather than spin (OMP_WAIT_POLICY=passive, unless the
+    user set a policy): a spinning thread on a machine with more runnable threads than cores (shared
+    CI, notebooks next to a tuner) holds up its team for a whole scheduler time slice — softmax on
+    2 threads took 124 ms instead of 3 ms on a loaded 2-core machine. A futex wake-up costs a few
+    microseconds per parallel loop, nothing against kernels that are worth running in parallel."""
     _init()
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")   # read by libgomp when it is loaded
     names = [ctypes.util.find_library("gomp"), "libgomp.so.1", "libgomp.so",
              "/usr/lib/x86_64-linux-gnu/libgomp.so.1", "/usr/lib64/libgomp.so.1", "/usr/lib/libgomp.so.1"]
     for name in names:
