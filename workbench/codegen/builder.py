@@ -181,8 +181,12 @@ class FunctionBuilder:
                 self.call(free, "void", [p])
         self.emit(f"ret i32 {status.ref}")
 
-    def finish(self) -> str:
-        self.emit("ret void" if self.ret == "void" else "ret i32 0")
+    def finish(self, result: Val | None = None) -> str:
+        """Close the function (returning `result`, or void / status 0) and add it to the module."""
+        if result is not None:
+            self.emit(f"ret {result}")
+        else:
+            self.emit("ret void" if self.ret == "void" else "ret i32 0")
         lines = [self.header]
         for i, (label, body) in enumerate(self.blocks):
             lines.append(f"{label}:")

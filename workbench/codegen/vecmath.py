@@ -72,19 +72,6 @@ class _MathFn(FunctionBuilder):
     def from_bits(self, v: Val) -> Val:
         return self.op(f"bitcast {v} to {self.ty}", self.ty)
 
-    def finish_with(self, v: Val) -> str:
-        self.emit(f"ret {v}")
-        lines = [self.header]
-        for k, (label, body) in enumerate(self.blocks):
-            lines.append(f"{label}:")
-            if k == 0:
-                lines.extend("  " + a for a in self.allocas)
-            lines.extend("  " + x for x in body)
-        lines.append("}")
-        text = "\n".join(lines) + "\n"
-        self.mod.functions.append(text)
-        return text
-
     # -- the functions ----------------------------------------------------------------------------
     def exp(self, x: Val) -> Val:
         xc = self.intr("maxnum", self.intr("minnum", x, self.f(88.8)), self.f(-104.0))
@@ -144,6 +131,6 @@ def math_function(mod, name: str, ty: str) -> str:
     fname = f"@wb.{name}.{_suffix(ty)}"
     if fname not in mod.decls:
         fn = _MathFn(mod, fname[1:], ty)
-        fn.finish_with(getattr(fn, name)(fn.x))
+        fn.finish(getattr(fn, name)(fn.x))
         mod.decls[fname] = ""          # defined above; recorded so it is emitted once
     return fname
