@@ -64,6 +64,7 @@ class ModuleEmitter:
         self.triple, self.datalayout = triple, datalayout
         self.n_outlined = 0
         self._loop_md: dict[str, str] = {}
+        self.vector_bits = 512           # the target's widest vector register
         self.messages: list[str] = []    # run-time check k fails with status k -> messages[k - 1]
 
     def check_status(self, message: str) -> int:

@@ -389,6 +389,8 @@ class FunctionEmitter(FunctionBuilder):
         buf = s.buffer
         b = dt.base(buf.dtype)
         st, al = storage_type(b), elem_size(b)
+        if self._wide_copy(s):
+            return
         self.reduction = _reduction_update(s)
         v = self.value(s.value)
         self.reduction = None
@@ -413,6 +415,30 @@ class FunctionEmitter(FunctionBuilder):
             fn = self.mod.intrinsic("masked.scatter", "void", [v.ty, p.ty, "i32", m.ty],
                                     f"{_suffix(v.ty)}.{_suffix(p.ty)}")
             self.call(fn, "void", [v, p, Val(str(al), "i32"), m])
+
+    def _wide_copy(self, s: S.BufferStore) -> bool:
+        """A contiguous copy wider than a vector register (e.g. a 64-lane write-back of a cache) as
+        register-wide loads and stores: what the machine does anyway, and LLVM's type legalization
+        of 64-lane shuffles costs a third of a matmul's build time."""
+        v = s.value
+        if type(v) is not E.BufferLoad or self.mask is not None or len(s.indices) != 1:
+            return False
+        lanes = dt.lanes(s.indices[0].dtype)
+        b = dt.base(s.buffer.dtype)
+        chunk = self.mod.vector_bits // (8 * elem_size(b))
+        if b == "bool" or dt.base(v.dtype) != b or lanes <= chunk or lanes % chunk:
+            return False
+        dst, src = _decompose(s.indices[0]), _decompose(v.indices[0])
+        if dst is None or src is None or dst[1] != 1 or src[1] != 1:
+            return False
+        st, al = storage_type(b), elem_size(b)
+        vt = vec(st, chunk)
+        pd, ps = self.gep(st, self.buffer_ptr(s.buffer), self.index(dst[0])), \
+            self.gep(st, self.buffer_ptr(v.buffer), self.index(src[0]))
+        for c in range(0, lanes, chunk):
+            x = self.op(f"load {vt}, ptr {self.gep(st, ps, i64(c)).ref}, align {al}", vt)
+            self.emit(f"store {x}, ptr {self.gep(st, pd, i64(c)).ref}, align {al}")
+        return True
 
     # -- statements -----------------------------------------------------------------------------
     def stmt(self, s):
@@ -610,10 +636,11 @@ def _decompose(e):
 
 # ------------------------------------------------------------------------------------------------
 def emit_module(func: S.PrimFunc, *, target_attrs: str, triple: str = "", datalayout: str = "",
-                parallel_runtime: bool = True) -> tuple[str, str, list]:
+                parallel_runtime: bool = True, vector_bits: int = 512) -> tuple[str, str, list]:
     """-> (LLVM IR text, name of the entry function, messages of its run-time checks)."""
     mod = ModuleEmitter(func.name, target_attrs=target_attrs, triple=triple, datalayout=datalayout,
                         parallel_runtime=parallel_runtime)
+    mod.vector_bits = vector_bits
     params = [("ptr noalias", f"%a{i}") for i in range(len(func.params))] + [("i32", "%nthreads")]
     fe = FunctionEmitter(mod, mod.name, params, nthreads=Val("%nthreads", "i32"))
     for i, b in enumerate(func.params):
