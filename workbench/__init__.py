@@ -18,8 +18,11 @@ def lower(sch, args, name: str = "main"):
 def build(sch, args, target="llvm", name: str = "main"):
     """Lower and compile `sch` for `target` (a string such as "llvm -mcpu=x86-64-v3" or a Target;
     "llvm" is this host); returns a Kernel called as f(*arrays) (one per arg, in order)."""
+    from .lower.schedule_ops import reject_thread_bindings
     from .runtime import build_func
-    return build_func(_lower(sch, args, name), Target.parse(target))
+    target = Target.parse(target)
+    reject_thread_bindings(sch, str(target))
+    return build_func(_lower(sch, args, name), target)
 
 
 __all__ = ["te", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError", "Trace",

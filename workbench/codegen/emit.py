@@ -174,6 +174,8 @@ class FunctionEmitter(FunctionBuilder):
             return self.floordiv(a, b, mod=t is E.FloorMod, signed=dt.is_signed(e.dtype))
         if t is E.Div:
             raise CodegenError(f"integer `/` in `{e}`")
+        if t is E.ShiftRight:     # (core-schedule: shifts) arithmetic for signed, logical for unsigned
+            return self.binop("ashr" if dt.is_signed(e.dtype) else "lshr", a, b)
         return self.binop(_IOP[t], a, b)
 
     def _minmax(self, e) -> Val:
@@ -570,7 +572,7 @@ class FunctionEmitter(FunctionBuilder):
 
 
 _FOP = {E.Add: "fadd", E.Sub: "fsub", E.Mul: "fmul", E.Div: "fdiv"}
-_IOP = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}
+_IOP = {E.Add: "add", E.Sub: "sub", E.Mul: "mul", E.ShiftLeft: "shl"}
 _ICMP = {E.LT: ("slt", "ult"), E.LE: ("sle", "ule"), E.GT: ("sgt", "ugt"), E.GE: ("sge", "uge"),
          E.EQ: ("eq", "eq"), E.NE: ("ne", "ne")}
 _FCMP = {E.LT: "olt", E.LE: "ole", E.GT: "ogt", E.GE: "oge", E.EQ: "oeq", E.NE: "une"}
@@ -578,7 +580,8 @@ _PYCMP = {E.LT: lambda a, b: a < b, E.LE: lambda a, b: a <= b, E.GT: lambda a, b
           E.GE: lambda a, b: a >= b, E.EQ: lambda a, b: a == b, E.NE: lambda a, b: a != b}
 _VALUE = {E.Add: FunctionEmitter._arith, E.Sub: FunctionEmitter._arith, E.Mul: FunctionEmitter._arith,
           E.Div: FunctionEmitter._arith, E.FloorDiv: FunctionEmitter._arith,
-          E.FloorMod: FunctionEmitter._arith, E.Min: FunctionEmitter._minmax,
+          E.FloorMod: FunctionEmitter._arith, E.ShiftLeft: FunctionEmitter._arith,
+          E.ShiftRight: FunctionEmitter._arith, E.Min: FunctionEmitter._minmax,
           E.Max: FunctionEmitter._minmax, E.And: FunctionEmitter._logic, E.Or: FunctionEmitter._logic,
           E.Not: FunctionEmitter._not, E.Select: FunctionEmitter._select, E.Cast: FunctionEmitter._cast,
           E.Call: FunctionEmitter._call, E.BufferLoad: FunctionEmitter._load,
