@@ -30,7 +30,8 @@ from ..ir import dtype as dt
 from ..ir import expr as E
 from ..ir import stmt as S
 from ..lower.unroll import MAX_UNROLL
-from .builder import (CodegenError, FunctionBuilder, ModuleEmitter, Val, _lanes_of, _scalar_of, _suffix, i64)
+from .builder import (CodegenError, FunctionBuilder, ModuleEmitter, Val, _lanes_of, _scalar_of, _splat_int, _suffix,
+                      i64)
 from .vecmath import VECTOR_MATH, math_function
 from .llvm_types import elem_size, literal, llvm_type, scalar_literal, storage_type, vec, vector_literal
 
@@ -174,9 +175,22 @@ class FunctionEmitter(FunctionBuilder):
             return self.floordiv(a, b, mod=t is E.FloorMod, signed=dt.is_signed(e.dtype))
         if t is E.Div:
             raise CodegenError(f"integer `/` in `{e}`")
-        if t is E.ShiftRight:     # (core-schedule: shifts) arithmetic for signed, logical for unsigned
-            return self.binop("ashr" if dt.is_signed(e.dtype) else "lshr", a, b)
+        if t is E.ShiftLeft or t is E.ShiftRight:
+            return self.shift(a, b, left=t is E.ShiftLeft, signed=dt.is_signed(e.dtype))
         return self.binop(_IOP[t], a, b)
+
+    def shift(self, a: Val, b: Val, *, left: bool, signed: bool) -> Val:
+        """numpy's << and >>: a shift amount outside [0, bits) (negative included) gives 0, or the
+        sign fill for >> of a signed value — in LLVM such a shift is poison, so it is selected away."""
+        bits = int(_scalar_of(a.ty)[1:])
+        op = "shl" if left else ("ashr" if signed else "lshr")
+        c = b.const if b.const is not None else _splat_int(b.ref)
+        if c is not None and 0 <= c < bits:
+            return self.binop(op, a, b)
+        in_range = self.icmp("ult", b, self.const_like(bits, b.ty))
+        if op == "ashr":     # an over-long arithmetic shift right is a shift by bits - 1
+            return self.binop(op, a, self.select(in_range, b, self.const_like(bits - 1, b.ty)))
+        return self.select(in_range, self.binop(op, a, b), self.const_like(0, a.ty))
 
     def _minmax(self, e) -> Val:
         a, b = self.value(e.a), self.value(e.b)
@@ -572,7 +586,7 @@ class FunctionEmitter(FunctionBuilder):
 
 
 _FOP = {E.Add: "fadd", E.Sub: "fsub", E.Mul: "fmul", E.Div: "fdiv"}
-_IOP = {E.Add: "add", E.Sub: "sub", E.Mul: "mul", E.ShiftLeft: "shl"}
+_IOP = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}
 _ICMP = {E.LT: ("slt", "ult"), E.LE: ("sle", "ule"), E.GT: ("sgt", "ugt"), E.GE: ("sge", "uge"),
          E.EQ: ("eq", "eq"), E.NE: ("ne", "ne")}
 _FCMP = {E.LT: "olt", E.LE: "ole", E.GT: "ogt", E.GE: "oge", E.EQ: "oeq", E.NE: "une"}
