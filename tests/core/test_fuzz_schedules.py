@@ -95,3 +95,23 @@ def test_random_programs_match_numpy(chunk):
         if len(failures) >= 2:
             break
     assert not failures, "\n\n".join(failures)
+
+
+def test_compute_root_that_would_break_a_compute_at_is_refused_at_the_call():
+    # fuzz find (campaign seed 100083): accepted, then lowering failed naming the older compute_at
+    from workbench import te
+    A = te.placeholder((8, 6), name="A")
+    T1 = te.compute((8, 6), lambda i, j: A[i, j] * 2.0, name="T1")
+    T2 = te.compute((8, 6), lambda i, j: T1[7 - i, j] + 1.0, name="T2")
+    T4 = te.compute((8, 6), lambda i, j: T2[i, j], name="T4")
+    s = wb.create_schedule(T4)
+    s[T2].compute_inline()
+    s[T1].compute_at(s[T4], T4.op.axis[1])
+    with pytest.raises(wb.ScheduleError, match=r"compute_root.*'T1' is computed at 'T4'"):
+        s[T2].compute_root()
+    assert s[T2].attach == "inline"          # unchanged: the schedule still builds
+    f = wb.build(s, [A, T4])
+    a = np.random.default_rng(0).random((8, 6), dtype=np.float32)
+    out = np.zeros((8, 6), "float32")
+    f(a, out)
+    np.testing.assert_allclose(out, a[::-1] * 2 + 1, rtol=1e-6)
