@@ -8,7 +8,7 @@ from . import ir, te
 from .lower import PassContext, Pipeline
 from .lower import lower as _lower
 from .lower.bounds_check import BoundsError
-from .schedule import Schedule, ScheduleError, ScheduleWarning, Stage, Trace, create_schedule
+from .schedule import Schedule, ScheduleError, ScheduleWarning, Stage, Trace, TraceError, create_schedule
 from .target import Target
 
 
@@ -45,4 +45,4 @@ def load_ipython_extension(ipython):
 
 
 __all__ = ["te", "ir", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError",
-           "ScheduleWarning", "BoundsError", "PassContext", "Pipeline", "Trace", "Target"]
+           "ScheduleWarning", "BoundsError", "PassContext", "Pipeline", "Trace", "TraceError", "Target"]
