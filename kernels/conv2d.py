@@ -205,3 +205,11 @@ def cpu_template(cfg, batch: int, in_channel: int, height: int, width: int, out_
     s[packed].parallel(packed.op.axis[0])
     s[packed].vectorize(packed.op.axis[4])
     return s, [data, kernel, out]
+
+
+def _template_reference(inputs, batch, in_channel, height, width, out_channel, kernel_size, stride=1,
+                        padding=0, dtype="float32"):
+    return [reference(*inputs, stride=stride, padding=padding)]
+
+
+cpu_template.reference = _template_reference

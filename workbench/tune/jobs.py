@@ -92,12 +92,10 @@ def _reference(task, key, params, ref_path, seed):
         with np.load(ref_path) as z:
             expected = [z[f"out{i}"] for i in outs]
     else:
-        ref = task.build_reference()
-        ref(*arrays)
-        expected = [arrays[i].copy() for i in outs]
+        expected = task.reference_outputs(arrays, [i for i, p in enumerate(params) if not p[3]])
         if ref_path:
             tmp = f"{ref_path}.{os.getpid()}.npz"
-            np.savez(tmp, **{f"out{i}": arrays[i] for i in outs})
+            np.savez(tmp, **{f"out{i}": e for i, e in zip(outs, expected)})
             os.replace(tmp, ref_path)
     _INPUTS[key] = got = (arrays, dict(zip(outs, expected)))
     return got

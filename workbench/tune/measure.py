@@ -12,6 +12,10 @@ config the template rejects, a compile error, a kernel that crashes or hangs its
 worker is killed and replaced), a wrong answer, a build or run timeout. Workers are recycled every
 `recycle_every` jobs, so JIT memory stays bounded over any number of candidates.
 
+Workers are separate processes (forkserver), so, as with any multiprocessing, a script that tunes
+must guard its top level with `if __name__ == "__main__":` (workers import the main module to
+find templates defined there). Notebooks need nothing.
+
 `DaskMeasure(address_or_client)` does the same on a Dask distributed cluster (same results, same
 log records).
 """

@@ -151,6 +151,18 @@ class Task:
         outputs = [t for t in tensors if not _is_placeholder(t)]
         return wb.build(wb.create_schedule(outputs), tensors)
 
+    def reference_outputs(self, arrays, input_positions) -> list:
+        """Expected outputs for the kernel arguments `arrays`: the template's numpy
+        `reference(inputs, *args)` if it has one (kernels' templates do), else the te compute run
+        with its default schedule."""
+        numpy_ref = getattr(self.template, "reference", None)
+        if numpy_ref is not None:
+            outs = numpy_ref([arrays[i] for i in input_positions], *self.args)
+            return [np.asarray(o) for o in outs]
+        arrays = [a.copy() for a in arrays]
+        self.build_reference()(*arrays)
+        return [a for i, a in enumerate(arrays) if i not in set(input_positions)]
+
     def _reference_tensors(self):
         tmpl_ref = getattr(self.template, "reference_tensors", None)
         if tmpl_ref is not None:
