@@ -112,7 +112,9 @@ class _Measure:
         key = task.workload_key
         blob = pickle.dumps(task)
         t0 = time.perf_counter()
-        built = self._builds([{"key": key, "task": blob, "index": i} for i in indices])
+        target = str(task.target)
+        built = self._builds([{"key": key, "task": blob, "index": i, "target": target}
+                              for i in indices])
         t_build = time.perf_counter() - t0
         results: list = [None] * len(indices)
         runs, run_pos = [], []
@@ -122,7 +124,7 @@ class _Measure:
                                            all_cost=t_build / len(indices))
                 continue
             runs.append({"key": key, "task": blob, "index": i, "ir": b["ir"], "entry": b["entry"],
-                         "params": b["params"], "options": self.options.runner_options(),
+                         "params": b["params"], "messages": b["messages"], "target": b["target"], "options": self.options.runner_options(),
                          "seed": self.options.seed,
                          "ref_path": os.path.join(self._ref_dir, f"{task.digest()}.npz")})
             run_pos.append((p, b))

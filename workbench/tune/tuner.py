@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .log import LogWriter, _config_of, make_record, record_cost, records_for, target_key
+from .log import LogWriter, _config_of, make_record, record_cost, records_for
 from .measure import LocalMeasure, MeasureOptions, MeasureResult
 
 
@@ -30,7 +30,7 @@ class Tuner:
         self.trials_done = 0
         self.finished = False
         self.history: list[tuple[int, float]] = []     # (config index, cost) per trial, in order
-        self.target = target_key()
+        self.target = str(task.target)
         self.measure_description: dict = {}
         self.time_choosing = 0.0                       # seconds spent in next_batch
 
