@@ -59,11 +59,14 @@ def _to_vta(func, s, env):
     return _inject._rewrite(func.body, ctx), ctx
 
 
-def build(s, args, env=None, name: str = "main"):
+def build(s, args, env=None, name: str = "main", *, double_buffer: bool = False):
     """Compile schedule ``s`` with arguments ``args`` (te tensors, inputs then output) for VTA.
 
     Returns a ``Program`` whose DRAM buffers are named after the arguments; pass inputs to
-    ``Simulator(env).run(prog, {"A": a, ...})`` in the arguments' (packed) shapes."""
+    ``Simulator(env).run(prog, {"A": a, ...})`` in the arguments' (packed) shapes.
+    ``double_buffer=True`` gives every inp/wgt buffer allocated inside a loop two alternating
+    copies (TVM's ``s[B].double_buffer()`` on all load stages): loads of the next reduction
+    chunk overlap the current GEMM, at twice the SRAM."""
     from ..env import Env
     env = env if env is not None else Env.default()
     func = _core_lower(s, args, name)
@@ -71,7 +74,7 @@ def build(s, args, env=None, name: str = "main"):
 
     def elems(buf):
         return int(np.prod(buf.shape[:-2], dtype=np.int64))
-    host = codegen.HostProgram(body, env, ctx.params, ctx.aliases, elems)
+    host = codegen.HostProgram(body, env, ctx.params, ctx.aliases, elems, double_buffer)
     ops = host.run()
     if not ops:
         raise CompileError("codegen", None, "the schedule produced no VTA operation")

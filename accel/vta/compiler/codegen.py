@@ -43,17 +43,22 @@ class Placement:
     base: int           # element index of copy 0
     elems: int          # elements of one copy
     threads: tuple      # extents of the virtual-thread loops the buffer is replicated over
+    buffers: int = 1    # 2: double-buffered, alternating by allocation (loop iteration) count
 
-    def at(self, slot: tuple) -> int:
+    def at(self, slot: tuple, generation: int = 0) -> int:
         k = 0
         for t, n in zip(slot, self.threads):
             k = k * n + t
+        k = k * self.buffers + generation % self.buffers
         return self.base + k * self.elems
 
 
-def allocate(body, env, aliases, elem_of) -> dict:
+def allocate(body, env, aliases, elem_of, double_buffer: bool = False) -> dict:
     """Static SRAM addresses: nested Allocates stack up, a buffer allocated inside virtual-thread
-    loops gets one copy per thread, an ALU destination shares its operand's place."""
+    loops gets one copy per thread, an ALU destination shares its operand's place.  With
+    ``double_buffer``, an inp/wgt buffer allocated inside a host loop gets two copies used by
+    alternate iterations (TVM's double_buffer), so the next iteration's loads need not wait for
+    this iteration's GEMM."""
     depth = {env.inp_scope: env.INP_BUFF_DEPTH, env.wgt_scope: env.WGT_BUFF_DEPTH,
              env.acc_scope: env.ACC_BUFF_DEPTH}
     cur = dict.fromkeys(depth, 0)
@@ -67,36 +72,37 @@ def allocate(body, env, aliases, elem_of) -> dict:
             buf = aliases[buf]
         return buf
 
-    def walk(s, threads):
+    def walk(s, threads, in_loop=False):
         t = type(s)
         if t is S.SeqStmt:
             for x in s.stmts:
-                walk(x, threads)
+                walk(x, threads, in_loop)
         elif t is S.For:
-            inner = threads + (s.extent.value,) if any(k == "thread_binding"
-                                                        for k, _ in s.annotations) else threads
-            walk(s.body, inner)
+            bound = any(k == "thread_binding" for k, _ in s.annotations)
+            inner = threads + (s.extent.value,) if bound else threads
+            walk(s.body, inner, in_loop or (not bound and s.extent.value > 1))
         elif t is S.IfThenElse:
-            walk(s.then_case, threads)
+            walk(s.then_case, threads, in_loop)
             if s.else_case is not None:
-                walk(s.else_case, threads)
+                walk(s.else_case, threads, in_loop)
         elif t is S.Allocate:
             buf, sc = s.buffer, s.buffer.scope
             r = root(buf)
             if r in out:                       # in place: shares its operand's SRAM
                 out[buf] = out[r]
-                walk(s.body, threads)
+                walk(s.body, threads, in_loop)
                 return
             n = elem_of(buf)
-            copies = int(np.prod(threads, dtype=np.int64)) if threads else 1
-            p = Placement(sc, cur[sc], n, threads)
+            nbuf = 2 if double_buffer and in_loop else 1
+            copies = (int(np.prod(threads, dtype=np.int64)) if threads else 1) * nbuf
+            p = Placement(sc, cur[sc], n, threads, nbuf)
             out[buf] = out[r] = p
             cur[sc] += n * copies
             live[sc].append((buf.name, n, copies))
             if cur[sc] > peak[sc]:
                 peak[sc] = cur[sc]
                 worst[sc] = list(live[sc])
-            walk(s.body, threads)
+            walk(s.body, threads, in_loop)
             cur[sc] -= n * copies
             live[sc].pop()
 
@@ -105,7 +111,8 @@ def allocate(body, env, aliases, elem_of) -> dict:
         if need > depth[sc]:
             eb = {env.inp_scope: env.INP_ELEM_BYTES, env.wgt_scope: env.WGT_ELEM_BYTES,
                   env.acc_scope: env.ACC_ELEM_BYTES}[sc]
-            parts = ", ".join(f"{name} {n * eb} B" + (f" x{c} (virtual threads)" if c > 1 else "")
+            parts = ", ".join(f"{name} {n * eb} B" + (f" x{c} (virtual threads / double "
+                                                      "buffering)" if c > 1 else "")
                               for name, n, c in worst[sc])
             raise CompileError("allocate", worst[sc][-1][0], f"SRAM over capacity: scope {sc} "
                                f"needs {need * eb} bytes ({parts}) but has "
@@ -227,10 +234,11 @@ class _DmaPlan:
 class HostProgram:
     """Interprets the VTA IR into a list of Ops."""
 
-    def __init__(self, body, env, params, aliases, ctx_elem_of):
+    def __init__(self, body, env, params, aliases, ctx_elem_of, double_buffer=False):
         self.env = env
         self.params = params
-        self.places = allocate(body, env, aliases, ctx_elem_of)
+        self.places = allocate(body, env, aliases, ctx_elem_of, double_buffer)
+        self.generation: dict = {}   # Buffer -> how many times its Allocate was entered
         self.body = body
         self.ops: list = []
         self._dma: dict = {}
@@ -263,6 +271,7 @@ class HostProgram:
             for k in range(n):
                 self._walk(s.body, [({**e, s.var: k}, slot) for e, slot in threads])
         elif t is S.Allocate:
+            self.generation[s.buffer] = self.generation.get(s.buffer, -1) + 1
             self._walk(s.body, threads)
         elif t is S.IfThenElse:
             yes = [(e, sl) for e, sl in threads if bool(_eval(s.cond, e))]
@@ -283,7 +292,8 @@ class HostProgram:
             raise CompileError("codegen", None, f"unexpected statement {t.__name__}")
 
     def _sram(self, buf, slot):
-        return self.places[buf].at(slot[:len(self.places[buf].threads)])
+        p = self.places[buf]
+        return p.at(slot[:len(p.threads)], self.generation.get(buf, 0))
 
     def _dma_op(self, node: DmaCopy, env, slot):
         plan = self._dma.get(node)
