@@ -140,6 +140,73 @@ def flops(batch, in_channel, height, width, out_channel, kernel_size, stride=1, 
     return 2 * int(np.prod(out)) * in_channel * KH * KW
 
 
+def cpu_template(cfg, batch: int, in_channel: int, height: int, width: int, out_channel: int,
+                 kernel_size, stride=1, padding=0, dtype: str = "float32"):
+    """NCHW conv2d tuning template in TVM's x86 conv2d_NCHWc style: the kernel packed as
+    (OC/oc_bn, IC, KH, KW, oc_bn), the output computed in a blocked (N, OC/oc_bn, OH, OW, oc_bn)
+    layout by a register block of ow_bn columns x oc_bn channels, then copied to NCHW. Knobs:
+
+    - tile_oc [-1, oc_bn]: the packed output-channel block (vectorized; 8..64, divides OC);
+    - tile_ow [-1, ow_bn]: output columns per register block (unrolled; divides OW, <= 32);
+    - tile_ic [-1, ic_bn]: input channels per reduction block (ic_bn == IC: not split);
+    - unroll_kw 0/1: unroll the kernel-width loop.
+
+    tile_oc=[-1, 16], tile_ow=[-1, cpu_schedules' default ow_block], tile_ic=[-1, IC],
+    unroll_kw=0 is exactly cpu_schedules.conv2d_nchw_blocked. -> (s, [data, kernel, conv2d])."""
+    import workbench as wb
+
+    KH, KW = pair(kernel_size, "conv2d: kernel_size")
+    sh, sw = pair(stride, "conv2d: stride")
+    ph, pw = pair(padding, "conv2d: padding")
+    OH = (height + 2 * ph - KH) // sh + 1
+    OW = (width + 2 * pw - KW) // sw + 1
+    cfg.define_split("tile_oc", out_channel, num_outputs=2, max_factor=64,
+                     filter=lambda e: e.size[1] >= min(8, out_channel))
+    cfg.define_split("tile_ow", OW, num_outputs=2, max_factor=32)
+    cfg.define_split("tile_ic", in_channel, num_outputs=2)
+    cfg.define_knob("unroll_kw", [0, 1])
+    cfg.add_flop(flops(batch, in_channel, height, width, out_channel, kernel_size, stride, padding))
+    oc_bn, ow_bn, ic_bn = cfg["tile_oc"].size[1], cfg["tile_ow"].size[1], cfg["tile_ic"].size[1]
+    data = te.placeholder((batch, in_channel, height, width), dtype, name="data")
+    kernel = te.placeholder((out_channel, in_channel, KH, KW), dtype, name="kernel")
+    pad = te.compute((batch, in_channel, height + 2 * ph, width + 2 * pw), lambda n, c, y, x:
+                     te.if_then_else(te.all(y >= ph, y < height + ph, x >= pw, x < width + pw),
+                                     data[n, c, y - ph, x - pw], te.const(0, dtype)), name="pad")
+    packed = te.compute((out_channel // oc_bn, in_channel, KH, KW, oc_bn),
+                        lambda o, c, h, w, v: kernel[o * oc_bn + v, c, h, w], name="packed_kernel")
+    rc = te.reduce_axis((0, in_channel), name="rc")
+    ry = te.reduce_axis((0, KH), name="ry")
+    rx = te.reduce_axis((0, KW), name="rx")
+    blocked = te.compute((batch, out_channel // oc_bn, OH, OW, oc_bn), lambda n, fo, y, x, fi: te.sum(
+        pad[n, rc, y * sh + ry, x * sw + rx] * packed[fo, rc, ry, rx, fi], axis=[rc, ry, rx]),
+        name="conv2d_blocked")
+    out = te.compute((batch, out_channel, OH, OW),
+                     lambda n, f, y, x: blocked[n, f // oc_bn, y, x, f % oc_bn], name="conv2d")
+    s = wb.create_schedule(out)
+    n, f, y, x = out.op.axis
+    fo, fi = s[out].split(f, factor=oc_bn)
+    xo, xi = s[out].split(x, factor=ow_bn)
+    s[out].reorder(n, fo, y, xo, xi, fi)
+    s[out].parallel(fo)
+    s[blocked].compute_at(s[out], xo)
+    _, _, _, xb, fb = s[blocked].op.axis
+    rcb, ryb, rxb = s[blocked].op.reduce_axis
+    if ic_bn < in_channel:
+        rco, rci = s[blocked].split(rcb, factor=ic_bn)
+        s[blocked].reorder(rco, ryb, rxb, rci, xb, fb)
+    else:
+        s[blocked].reorder(rcb, ryb, rxb, xb, fb)   # one kernel vector feeds ow_bn FMAs
+    if cfg["unroll_kw"].val:
+        s[blocked].unroll(rxb)
+    s[blocked].unroll(xb)
+    s[blocked].vectorize(fb)
+    _, pc, _, _ = pad.op.axis
+    s[pad].parallel(pc)
+    s[packed].parallel(packed.op.axis[0])
+    s[packed].vectorize(packed.op.axis[4])
+    return s, [data, kernel, out]
+
+
 # ------------------------------------------------------------------------------------------------
 # VTA (accel.vta): TVM's conv2d_packed template, int8 in, int32 accumulate, >> shift + clip out
 def vta_compute(env, batch, in_channel, height, width, out_channel, kernel_size, stride=1,

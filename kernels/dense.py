@@ -55,6 +55,27 @@ def flops(batch: int, in_dim: int, out_dim: int, bias: bool = True, **_) -> int:
     return 2 * batch * in_dim * out_dim + (batch * out_dim if bias else 0)
 
 
+def cpu_template(cfg, batch: int, in_dim: int, out_dim: int, bias: bool = True,
+                 dtype: str = "float32"):
+    """CPU tuning template: `_tuning.tile_reduction` on the matrix product (tile_b, tile_o:
+    [-1, middle, inner]; tile_k: [-1, inner]; unroll_inner, parallel, auto_unroll_max_step);
+    the bias add (if any) runs after it, vectorized along out_dim and parallel over the batch.
+    -> (s, [data, weight, (bias,) out])."""
+    import workbench as wb
+
+    from ._tuning import tile_reduction
+    inputs, out = make(batch, in_dim, out_dim, bias, dtype)
+    cfg.add_flop(flops(batch, in_dim, out_dim, bias))
+    s = wb.create_schedule(out)
+    mm = next(t for t in out.op.input_tensors if t.op.name == "dense") if bias else out
+    tile_reduction(cfg, s, mm)
+    if bias:
+        b, o = out.op.axis
+        s[out].vectorize(o)
+        s[out].parallel(b)
+    return s, [*inputs, out]
+
+
 # ------------------------------------------------------------------------------------------------
 # VTA (accel.vta): TVM's dense_packed template, int8 in, int32 accumulate, >> shift + clip out
 def vta_compute(env, batch, in_dim, out_dim, shift=8, clip=(0, 127)):
