@@ -6,6 +6,7 @@ threads, lowered to a VTA Program.
     ...                                         # te compute + schedule, as in TVM's VTA tutorials
     print(vta.lower(s, [A, W, C], env))         # the VTA IR: DMA / GEMM / ALU intrinsic calls
     prog = vta.build(s, [A, W, C], env)         # a Program: instructions + DRAM image
+    print(prog.lowered)                         # the VTA IR with the tokens each call pops/pushes
     print(prog.disasm())                        # the instruction stream, tokens included
     res = vta.Simulator(env).run(prog, {"A": a, "W": w})
 
@@ -83,5 +84,7 @@ def build(s, args, env=None, name: str = "main", *, double_buffer: bool = False)
     dram = {b.name: rt.alloc(b.shape, b.dtype, b.name) for b in func.params}
     calls = codegen.emit(ops, rt, dram)
     prog = rt.flush()
-    lowered = S.PrimFunc(func.name, func.params, body, func.history + (("vta_inject", body),))
+    synced = codegen.annotate_tokens(body, ops)
+    lowered = S.PrimFunc(func.name, func.params, synced,
+                         func.history + (("vta_inject", body), ("vta_sync", synced)))
     return dataclasses.replace(prog, lowered=lowered, calls=tuple(calls))

@@ -31,6 +31,7 @@ class Op:
     reads: tuple            # ((memory, lo, hi), ...) element ranges
     writes: tuple
     call: tuple             # (method name, args) on the Runtime
+    node: object = None     # the VTA IR statement this op executes
     pushes: list = field(default_factory=list)
     pops: list = field(default_factory=list)
 
@@ -306,7 +307,8 @@ class HostProgram:
         buf = node.dram.name
         if node.direction == "store":
             self.ops.append(Op(3, rng, (), ("store_buffer_2d", (sram, isa.MEM_OUT, buf, dram,
-                                                                 plan.x, plan.y, plan.stride))))
+                                                                 plan.x, plan.y, plan.stride)),
+                               node))
             return
         y0, y1, x0, x1 = (0, plan.y, 0, plan.x) if node.cond is None else plan.pads(env)
         pads = (x0, y0, plan.x - x1, plan.y - y1)
@@ -316,7 +318,7 @@ class HostProgram:
         cstride = node.dram_elem.coef(plan.cols[0][0]) if plan.cols else 1
         offset = dram + y0 * (plan.stride if plan.rows else 0) + x0 * cstride
         args = (buf, offset, x1 - x0, y1 - y0, plan.stride, *pads, sram, node.memory_type)
-        self.ops.append(Op(node.queue, (), rng, ("load_buffer_2d", args)))
+        self.ops.append(Op(node.queue, (), rng, ("load_buffer_2d", args), node))
 
     def _uop_op(self, node: UopKernel, env, slot):
         inner = {v for v, _ in node.loops}
@@ -336,7 +338,7 @@ class HostProgram:
         else:
             reads = (acc,) if node.kind == "alu" else ()
         method = "push_alu_op" if node.kind == "alu" else "push_gemm_op"
-        self.ops.append(Op(2, reads, (acc,), (method, (node, (dst, src, wgt)))))
+        self.ops.append(Op(2, reads, (acc,), (method, (node, (dst, src, wgt))), node))
 
 
 def _runs(stmts) -> list:
@@ -430,3 +432,34 @@ def emit(ops, rt, dram) -> list:
             rt.dep_push(op.queue, to)
             log.append(f"VTADepPush({op.queue}, {to})")
     return log
+
+
+def annotate_tokens(body, ops):
+    """The VTA IR with each intrinsic statement saying which tokens its executions pop/push."""
+    from collections import Counter
+    import dataclasses
+    from .nodes import token_summary
+    runs, pops, pushes = Counter(), {}, {}
+    for op in ops:
+        runs[op.node] += 1
+        for frm in op.pops:
+            pops.setdefault(op.node, Counter())[(frm, op.queue)] += 1
+        for to in op.pushes:
+            pushes.setdefault(op.node, Counter())[(op.queue, to)] += 1
+
+    def rec(s):
+        t = type(s)
+        if t is S.SeqStmt:
+            return S.SeqStmt(tuple(rec(x) for x in s.stmts))
+        if t is S.For:
+            return S.For(s.var, s.min, s.extent, s.kind, rec(s.body), s.annotations)
+        if t is S.Allocate:
+            return S.Allocate(s.buffer, rec(s.body))
+        if t is S.IfThenElse:
+            return S.IfThenElse(s.cond, rec(s.then_case),
+                                None if s.else_case is None else rec(s.else_case))
+        if t in (DmaCopy, UopKernel) and runs[s]:
+            return dataclasses.replace(s, tokens=token_summary(runs[s], pops.get(s, {}),
+                                                               pushes.get(s, {})))
+        return s
+    return rec(body)
