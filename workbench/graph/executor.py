@@ -17,7 +17,8 @@ import workbench as wb
 from .ir import Graph, GraphError
 from .memory import MemoryPlan, plan_memory
 from .passes import fuse_ops
-from .strategy import GroupProgram, lower_group
+from .strategy import GroupProgram, anchor_of, lower_group
+from .tasks import tuned_knobs
 
 
 @dataclass
@@ -190,8 +191,11 @@ def build(g: Graph, target=None, log=None, *, plan_memory_reuse: bool = True,
         from tqdm.auto import tqdm
         items = tqdm(items, desc="compiling groups", unit="kernel")
     cache: dict = {}
+    knob_cache: dict = {}
     for gid, names in items:
-        prog: GroupProgram = lower_group(g, names)
+        anchor = anchor_of(g, names)
+        tuned = tuned_knobs(log, g, anchor, knob_cache) if log and anchor else {}
+        prog: GroupProgram = lower_group(g, names, tuned=tuned)
         key = _program_key(g, names)
         kernel = cache.get(key)
         if kernel is None:
