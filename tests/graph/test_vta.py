@@ -78,3 +78,20 @@ def test_convs_vta_cannot_run_stay_on_cpu():
     xin = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype("float32")
     np.testing.assert_allclose(mod.run({"input": xin})[y], evaluate(g, {"input": xin})[y],
                                rtol=1e-5, atol=1e-5)
+
+
+def test_resnet18_on_vta(model_zoo):
+    """ResNet-18 (64x64): the convolutions VTA can run are offloaded (the 2x2 layer-4 ones are too
+    narrow for its tiles), every VTA layer's int8 output is bit-exact, top-1 matches fp32."""
+    onnx_bytes, x, expected = model_zoo("resnet18")
+    g = graph.from_onnx(onnx_bytes)
+    rng = np.random.default_rng(0)
+    calib = [{"input": rng.standard_normal(x.shape).astype("float32")} for _ in range(2)]
+    mod = graph.build(g, target=vta.Env.default(), calibration=calib)
+    assert len(mod.layers) >= 10
+    out = mod.run({"input": x})["output"]
+    ref = mod.reference({"input": x}, keep_all=True)["int8"]
+    assert set(mod.int8_values) == {layer.name for layer in mod.layers}
+    for name, q in mod.int8_values.items():
+        np.testing.assert_array_equal(q, ref[name][0], err_msg=name)
+    assert out.argmax() == expected.argmax()

@@ -49,24 +49,25 @@ def dequantize_np(q: np.ndarray, e: int) -> np.ndarray:
     return q.astype(np.float32) * np.float32(2.0 ** e)
 
 
-def _quantize_kernel(shape, e: int, target):
+def _quantize_kernel(shape, target):
+    """(x float32, scale (1,) = 2^-e) -> int8; one kernel per shape, the exponent is an argument."""
     x = te.placeholder(shape, "float32", name="x")
-    scale = te.const(2.0 ** -e, "float32")
+    scale = te.placeholder((1,), "float32", name="scale")
 
     def body(*i):
-        v = x[i] * scale
+        v = x[i] * scale[0]
         r = te.if_then_else(v >= te.const(0.0, "float32"), v + te.const(0.5, "float32"),
                             v - te.const(0.5, "float32")).astype("int32")     # truncates
         return te.min(te.max(r, te.const(-128, "int32")), te.const(127, "int32")).astype("int8")
     q = te.compute(shape, body, name="quantize")
-    return wb.build(wb.create_schedule(q), [x, q], target=target)
+    return wb.build(wb.create_schedule(q), [x, scale, q], target=target)
 
 
-def _dequantize_kernel(shape, e: int, target):
+def _dequantize_kernel(shape, target):
     q = te.placeholder(shape, "int8", name="q")
-    x = te.compute(shape, lambda *i: q[i].astype("float32") * te.const(2.0 ** e, "float32"),
-                   name="dequantize")
-    return wb.build(wb.create_schedule(x), [q, x], target=target)
+    scale = te.placeholder((1,), "float32", name="scale")
+    x = te.compute(shape, lambda *i: q[i].astype("float32") * scale[0], name="dequantize")
+    return wb.build(wb.create_schedule(x), [q, scale, x], target=target)
 
 
 @dataclass
@@ -133,14 +134,17 @@ class VTAGraphModule:
         self.target, self.nthreads = target, nthreads
         self.sim = Simulator(env)
         self.last_stats: dict = {}
+        self.int8_values: dict = {}           # the last run's VTA layer outputs (int8)
         self._qk: dict = {}
 
     def _quant(self, shape, e, kind):
-        key = (tuple(shape), e, kind)
+        """The (de)quantize kernel for this shape, and the scale argument for exponent e."""
+        key = (tuple(shape), kind)
         if key not in self._qk:
             build = _quantize_kernel if kind == "q" else _dequantize_kernel
-            self._qk[key] = build(tuple(shape), e, self.target)
-        return self._qk[key]
+            self._qk[key] = build(tuple(shape), self.target)
+        scale = np.array([2.0 ** (-e if kind == "q" else e)], np.float32)
+        return lambda a, out: self._qk[key](a, scale, out)
 
     def run(self, inputs: dict, *, profile: dict | None = None) -> dict:
         from accel.programs.layout import pack_nchw, unpack_nchw
@@ -164,6 +168,7 @@ class VTAGraphModule:
             q = self._int8(layer.source, layer.e_in, floats, ints)
             res = self.sim.run(layer.program, {"data": pack_nchw(q, self.env)})
             ints[layer.name] = (np.ascontiguousarray(unpack_nchw(res.outputs["out"])), layer.e_out)
+            self.int8_values[layer.name] = ints[layer.name][0]
             self.last_stats[layer.name] = res.stats
             if profile is not None:
                 p = profile.setdefault(layer.name, {"cpu_s": 0.0, "cycles": 0})
