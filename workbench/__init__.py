@@ -25,5 +25,11 @@ def build(sch, args, target="llvm", name: str = "main"):
     return build_func(_lower(sch, args, name), target)
 
 
+def load_ipython_extension(ipython):
+    """`%load_ext workbench`: registers the %workbench magic (UI packages load only now)."""
+    from .ui.magics import load_ipython_extension as _load
+    _load(ipython)
+
+
 __all__ = ["te", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError", "Trace",
            "Target"]

@@ -14,6 +14,11 @@ from ..te.tensor import ComputeOp, IterVar, PlaceholderOp
 from .errors import ScheduleError
 
 PRAGMAS = ("auto_unroll_max_step",)
+# Pragmas a backend interprets, taking no value (TVM's `s[A].pragma(ax, env.dma_copy)`): VTA's
+# "dma_copy" (the loops from this axis inward are one DMA transfer) and "alu" (an ALU kernel).
+# The core carries them to the loop IR as annotations; a CPU build ignores them.
+BACKEND_PRAGMAS = {"dma_copy": "VTA: the loops from this axis inward are one 2-D DMA transfer",
+                   "alu": "VTA: the loops from this axis inward are one ALU micro-kernel"}
 MAX_LANES = 256          # longest loop `vectorize` accepts (LLVM vectors beyond this explode)
 
 
@@ -314,13 +319,19 @@ class Stage:
         """Run iterations of the axis on all cores (OpenMP thread pool)."""
         self._annotate("parallel", axis, "parallel")
 
-    def pragma(self, axis, key: str, value):
+    def pragma(self, axis, key: str, value=None):
         """Annotate a loop; `auto_unroll_max_step=n` unrolls the loops below whose total number of
-        iterations is at most n."""
+        iterations is at most n.  Backend pragmas (BACKEND_PRAGMAS: VTA's "dma_copy", "alu") take
+        no value."""
         self._need_loops("pragma", f"axis={getattr(axis, 'name', axis)}")
         iv = self._leaf(axis, "pragma", "axis")
+        if key in BACKEND_PRAGMAS and value is None:
+            self.pragmas[iv] = tuple(p for p in self.pragmas.get(iv, ()) if p[0] != key) + ((key, 1),)
+            self._record("pragma", (iv.name, key))
+            return
         if key not in PRAGMAS:
-            raise self._err("pragma", f"key={key!r}", f"unknown pragma; known: {', '.join(PRAGMAS)}")
+            raise self._err("pragma", f"key={key!r}", "unknown pragma; known: "
+                            f"{', '.join(PRAGMAS + tuple(BACKEND_PRAGMAS))}")
         if not isinstance(value, Integral) or isinstance(value, bool) or value < 0:
             raise self._err("pragma", f"value={value!r}", f"{key} takes a non-negative int")
         self.pragmas[iv] = tuple(p for p in self.pragmas.get(iv, ()) if p[0] != key) + ((key, int(value)),)
@@ -342,7 +353,10 @@ class Stage:
                             "has no loops")
         iv = target._leaf(axis, "compute_at", "axis")
         readers = sch._effective_readers(self)
-        if target not in readers:
+        # TVM also attaches a stage to an indirect consumer's loop (VTA's tutorials put res_gem,
+        # res_shr, res_max and res_min all at res's loop): allowed when the one reader is upstream
+        # of the target; lowering checks that reader is computed at the same loop.
+        if target not in readers and not (len(readers) == 1 and sch._feeds(readers[0], target)):
             raise self._err("compute_at", f"parent={target.name}", f"stage {target.name!r} does not read "
                             f"{self.name!r}; it is read by [{', '.join(r.name for r in readers)}]")
         if len(readers) > 1:

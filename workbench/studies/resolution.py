@@ -1,0 +1,398 @@
+"""Study A: resolution (toy analogue of Yan, Luo, Ceze, "Characterizing and Taming Resolution in
+CNNs", 2021). Three parts, each a function returning tables (lists of row dicts):
+
+A1 `kernel_sweep`   ResNet-18's convolutions at input resolutions {128, ..., 288}: per-resolution
+                    schedules vs the 224 configuration reused (nearest legal config rule below) vs
+                    the fallback (the default, unscheduled loop nest); per-layer and whole-network
+                    latency and GFLOP/s beside the FLOPs curve; the same layers on the VTA simulator
+                    (cycles, DRAM bytes), with tiles chosen per resolution vs reused from 224.
+A2 `accuracy_study` MTCNN RNet/ONet (pretrained, shipped in facenet-pytorch) classifying
+                    scikit-image's lfw_subset faces vs non-faces, against image detail (resolution),
+                    JPEG quality (bytes per image through Pillow) and centre crop; bootstrap CIs.
+A3 `policy_study`   a texture classifier trained in-project runs at every resolution (our compiled
+                    kernels, measured latency); the table image x resolution -> (correct, confidence,
+                    bytes, latency, FLOPs) feeds the dynamic-resolution policy simulator.
+
+Nearest legal config rule (A1 and VTA): a reused 224 configuration keeps every factor that still
+divides the new extent; a factor that no longer divides becomes the divisor of the new extent
+closest to it (ties: the smaller, which keeps register/buffer pressure at or below the tuned one).
+
+No ImageNet, no ImageNet weights: accuracies are about faces and textures, not the paper's models.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+import kernels
+import workbench as wb
+from kernels import cpu_schedules
+
+from . import images, nets, policy, texture_cnn
+
+RESOLUTIONS = (128, 160, 192, 200, 224, 256, 288)
+
+
+def nearest_divisor(n: int, factor: int) -> int:
+    """The nearest legal config rule: `factor` if it divides n, else the divisor of n closest to
+    it (ties: the smaller)."""
+    if n < 1 or factor < 1:
+        raise ValueError(f"nearest_divisor needs positive integers, got n={n}, factor={factor}")
+    divs = [d for d in range(1, n + 1) if n % d == 0]
+    return min(divs, key=lambda d: (abs(d - factor), d))
+
+
+def ow_block_rule(ow: int) -> int:
+    """The hand schedule's own register-block choice for an output width: the largest divisor of
+    OW up to 14 (14 accumulators + operands fit the 32 zmm registers)."""
+    return max(d for d in range(1, 15) if ow % d == 0)
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One distinct ResNet-18 convolution at one input resolution; `count` = times it occurs."""
+    resolution: int
+    name: str
+    in_channel: int
+    height: int
+    out_channel: int
+    kernel: int
+    stride: int
+    padding: int
+    count: int
+
+    @property
+    def out_size(self) -> int:
+        return (self.height + 2 * self.padding - self.kernel) // self.stride + 1
+
+    @property
+    def flops(self) -> int:
+        return kernels.conv2d.flops(1, self.in_channel, self.height, self.height, self.out_channel,
+                                    self.kernel, self.stride, self.padding)
+
+    @property
+    def shape_key(self) -> tuple:
+        return (self.in_channel, self.out_channel, self.kernel, self.stride)
+
+
+def resnet18_layers(resolution: int) -> list:
+    """Distinct convolutions of ResNet-18 at `resolution` (shared weights do not matter here)."""
+    net = nets.resnet18(0)
+    seen: dict = {}
+    for name, c, h, _, f, k, s, p in net.conv_shapes(resolution):
+        key = (c, h, f, k, s, p)
+        if key in seen:
+            seen[key][1] += 1
+        else:
+            seen[key] = [name, 1]
+    return [ConvLayer(resolution, name, c, h, f, k, s, p, n) for (c, h, f, k, s, p), (name, n) in seen.items()]
+
+
+@dataclass(frozen=True)
+class ResolutionConfig:
+    resolutions: tuple = RESOLUTIONS
+    reference: int = 224                       # the resolution whose configs are reused
+    threads: int = 1                           # 1-thread latencies repeat within ~2% here
+    fallback: bool = True                      # time the unscheduled loop nest (slow)
+    vta: bool = True
+    layers: int | None = None                  # first N distinct layers (None: all 12)
+    repeat: int = 5
+    # A2
+    face_models: tuple = ("mtcnn_rnet", "mtcnn_onet")
+    details: tuple = (6, 8, 10, 12, 16, 20, 24)
+    qualities: tuple = (5, 10, 20, 30, 50, 75, 95)
+    crops: tuple = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    bootstrap: int = 1000
+    # A3
+    policy_resolutions: tuple = (8, 12, 16, 24, 32, 48, 64)
+    policy_images_per_class: int = 100
+    jpeg_quality: int = 90
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "ResolutionConfig":
+        return cls(resolutions=(200, 224), layers=3, fallback=False, repeat=3,
+                   face_models=("mtcnn_rnet",), details=(8, 12, 24), qualities=(10, 50, 95),
+                   crops=(0.6, 1.0), bootstrap=200, policy_resolutions=(8, 16, 32),
+                   policy_images_per_class=20)
+
+    def __post_init__(self):
+        if self.reference not in self.resolutions:
+            raise ValueError(f"reference resolution {self.reference} must be one of {self.resolutions}")
+        if min(self.resolutions) < 32:
+            raise ValueError(f"ResNet-18 needs resolutions >= 32, got {self.resolutions}")
+        for m in self.face_models:
+            if m not in FACE_MODELS:
+                raise ValueError(f"unknown face model {m!r}; choose from {', '.join(FACE_MODELS)}")
+
+
+@dataclass
+class StudyResult:
+    tables: dict = field(default_factory=dict)     # name -> list of row dicts
+    notes: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- A1: kernels per resolution
+
+def _time_conv(layer: ConvLayer, ow_block: int | None, threads: int, repeat: int, fallback=False):
+    """(seconds per call, max abs error vs numpy) for the layer under one schedule."""
+    if fallback:
+        (data, kernel), out = kernels.conv2d.make(1, layer.in_channel, layer.height, layer.height,
+                                                  layer.out_channel, layer.kernel, layer.stride,
+                                                  layer.padding)
+        s, args = wb.create_schedule(out), [data, kernel, out]
+    else:
+        s, args = cpu_schedules.conv2d_nchw_blocked(1, layer.in_channel, layer.height, layer.height,
+                                                    layer.out_channel, layer.kernel, layer.stride,
+                                                    layer.padding, oc_block=16, ow_block=ow_block)
+    f = wb.build(s, args)
+    f.num_threads = threads
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, layer.in_channel, layer.height, layer.height), np.float32)
+    w = rng.standard_normal((layer.out_channel, layer.in_channel, layer.kernel, layer.kernel), np.float32)
+    o = np.zeros((1, layer.out_channel, layer.out_size, layer.out_size), np.float32)
+    f(x, w, o)
+    ref = kernels.conv2d.reference(x, w, layer.stride, layer.padding)
+    err = float(np.abs(o - ref).max() / max(1.0, float(np.abs(ref).max())))
+    t = f.time(x, w, o, repeat=1 if fallback else repeat, number=1 if fallback else None,
+               min_time=0.0 if fallback else 0.05)
+    return t.median, err
+
+
+def kernel_sweep(config: ResolutionConfig, progress: bool = True) -> dict:
+    """Tables "a1_layers" (per layer, arm, resolution) and "a1_network" (per arm, resolution)."""
+    from tqdm.auto import tqdm
+    ref_layers = {l.shape_key: l for l in resnet18_layers(config.reference)}
+    jobs = []
+    for r in config.resolutions:
+        for layer in resnet18_layers(r)[:config.layers]:
+            ref_block = ow_block_rule(ref_layers[layer.shape_key].out_size)
+            arms = [("per_resolution", ow_block_rule(layer.out_size)),
+                    ("reused_224", nearest_divisor(layer.out_size, ref_block))]
+            if config.fallback:
+                arms.append(("fallback", None))
+            jobs += [(layer, arm, ob) for arm, ob in arms]
+    rows = []
+    for layer, arm, ob in tqdm(jobs, desc="A1 conv layers", disable=not progress):
+        sec, err = _time_conv(layer, ob, config.threads, config.repeat, fallback=arm == "fallback")
+        rows.append({"resolution": layer.resolution, "layer": layer.name, "shape":
+                     f"{layer.in_channel}->{layer.out_channel} k{layer.kernel} s{layer.stride} "
+                     f"{layer.height}->{layer.out_size}", "count": layer.count, "arm": arm,
+                     "ow_block": ob if ob is not None else "", "flops": layer.flops,
+                     "ms": sec * 1e3, "gflops": layer.flops / sec / 1e9, "rel_err": err})
+    network = []
+    for r in config.resolutions:
+        for arm in dict.fromkeys(row["arm"] for row in rows):
+            sel = [row for row in rows if row["resolution"] == r and row["arm"] == arm]
+            flops = sum(row["flops"] * row["count"] for row in sel)
+            ms = sum(row["ms"] * row["count"] for row in sel)
+            network.append({"resolution": r, "arm": arm, "conv_gflop": flops / 1e9, "conv_ms": ms,
+                            "gflops": flops / ms / 1e6})
+    base = {row["arm"]: row for row in network if row["resolution"] == config.reference}
+    for row in network:
+        row["flops_vs_ref"] = row["conv_gflop"] / base[row["arm"]]["conv_gflop"]
+        row["latency_vs_ref"] = row["conv_ms"] / base[row["arm"]]["conv_ms"]
+    return {"a1_layers": rows, "a1_network": network}
+
+
+def whole_network(config: ResolutionConfig, progress: bool = True) -> list:
+    """ResNet-18 end to end (convs, epilogues, pools) at each resolution with the per-resolution
+    hand schedules, checked against PyTorch."""
+    from tqdm.auto import tqdm
+    net = nets.resnet18(config.seed)
+    cache = nets.KernelCache(threads=config.threads)
+    rows = []
+    rng = np.random.default_rng(config.seed)
+    for r in tqdm(config.resolutions, desc="A1 whole network", disable=not progress):
+        cn = nets.CompiledNet(net, r, cache=cache)
+        x = net.preprocess(rng.random((r, r, 3), np.float32))
+        err = nets.max_abs_error(cn, x)
+        t = cn.time(x, repeat=config.repeat)
+        rows.append({"resolution": r, "gflop": cn.flops / 1e9, "ms": t.median * 1e3,
+                     "gflops": cn.flops / t.median / 1e9, "max_abs_err_vs_torch": err,
+                     "threads": config.threads})
+    return rows
+
+
+def vta_sweep(config: ResolutionConfig, progress: bool = True) -> list:
+    """ResNet-18's offloaded convolutions (input channels a multiple of 16) on the VTA timing
+    simulator at each resolution: tiles chosen for the resolution vs the 224 tiles reused under
+    the nearest legal config rule (re-checked against the buffers; falls back to choose_tiles)."""
+    from tqdm.auto import tqdm
+    from accel import vta
+    from accel.programs import conv2d as vconv
+    from accel.programs.workloads import Conv2DWorkload
+    env = vta.Env.default()
+    sim = vta.Simulator(env, functional=False, events=False)
+
+    def workload(layer):
+        return Conv2DWorkload(layer.name, layer.height, layer.height, layer.in_channel,
+                              layer.out_channel, layer.kernel, layer.padding, layer.stride)
+
+    ref = {l.shape_key: vconv.choose_tiles(env, workload(l), 2)
+           for l in resnet18_layers(config.reference) if l.in_channel % env.BLOCK_IN == 0}
+    rows = []
+    jobs = [(r, l) for r in config.resolutions for l in resnet18_layers(r)[:config.layers]
+            if l.in_channel % env.BLOCK_IN == 0]
+    for r, layer in tqdm(jobs, desc="A1 VTA", disable=not progress):
+        wl = workload(layer)
+        t224 = ref[layer.shape_key]
+        reused = vconv.ConvTiles(t224.tco, nearest_divisor(wl.out_height, t224.th),
+                                 nearest_divisor(wl.out_width, t224.tw), t224.tci)
+        legal = vconv.fits(env, wl, reused, 2)
+        for arm, tiles in (("per_resolution", vconv.choose_tiles(env, wl, 2)),
+                           ("reused_224", reused if legal else None)):
+            if tiles is None:
+                rows.append({"resolution": r, "layer": layer.name, "arm": arm, "tiles": "does not fit",
+                             "count": layer.count})
+                continue
+            prog, _ = vconv.build(env, wl, nthreads=2, tiles=tiles)
+            st = sim.run(prog).stats
+            c = st.counters
+            rows.append({"resolution": r, "layer": layer.name, "arm": arm, "count": layer.count,
+                         "tiles": f"{tiles.tco}/{tiles.th}/{tiles.tw}/{tiles.tci}",
+                         "cycles": st.cycles, "utilization": st.utilization,
+                         "dram_bytes": sum(c[k] for k in ("inp_load_nbytes", "wgt_load_nbytes",
+                                                          "acc_load_nbytes", "uop_load_nbytes",
+                                                          "out_store_nbytes")),
+                         "macs": wl.macs})
+    return rows
+
+
+# ---------------------------------------------------------------- A2: accuracy vs detail
+
+FACE_MODELS = {"mtcnn_rnet": nets.mtcnn_rnet, "mtcnn_onet": lambda: nets.mtcnn_onet(with_head=True)}
+
+
+def bootstrap_ci(correct: np.ndarray, n_boot: int, seed: int = 0, level: float = 0.95) -> tuple:
+    """Percentile bootstrap CI of the mean of a 0/1 vector (resampling images)."""
+    correct = np.asarray(correct, float)
+    rng = np.random.default_rng(seed)
+    means = correct[rng.integers(0, len(correct), (n_boot, len(correct)))].mean(axis=1)
+    lo, hi = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def _center_crop(x: np.ndarray, ratio: float) -> np.ndarray:
+    h, w = x.shape[:2]
+    ch, cw = max(1, round(h * ratio)), max(1, round(w * ratio))
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    return x[y0:y0 + ch, x0:x0 + cw]
+
+
+def accuracy_study(config: ResolutionConfig, progress: bool = True) -> list:
+    """Rows: model, axis (detail | jpeg_quality | crop), value, accuracy, ci_low, ci_high,
+    bytes_mean (JPEG bytes of the image as stored for that setting), n."""
+    from tqdm.auto import tqdm
+    faces, labels = images.faces()
+    rows = []
+    for mname in config.face_models:
+        net = FACE_MODELS[mname]()
+        cn = nets.CompiledNet(net, net.input_size)
+        size = net.input_size
+        settings = ([("detail", d) for d in config.details] + [("jpeg_quality", q) for q in config.qualities]
+                    + [("crop", c) for c in config.crops])
+        for axis, value in tqdm(settings, desc=f"A2 {mname}", disable=not progress):
+            correct, nbytes = [], []
+            for img, y in zip(faces, labels):
+                if axis == "detail":      # stored at value x value, shown to the net at its size
+                    small = images.resize(img, value)
+                    _, b = images.jpeg_roundtrip(small, 95)
+                    x = images.resize(small, size)
+                elif axis == "jpeg_quality":
+                    dec, b = images.jpeg_roundtrip(img, value)
+                    x = images.resize(dec, size)
+                else:
+                    crop = _center_crop(img, value)
+                    _, b = images.jpeg_roundtrip(crop, 95)
+                    x = images.resize(crop, size)
+                p = cn.probabilities(net.preprocess(images.gray_to_rgb(x)))
+                correct.append(int((p[1] > 0.5) == bool(y)))
+                nbytes.append(b)
+            lo, hi = bootstrap_ci(np.array(correct), config.bootstrap, config.seed)
+            rows.append({"model": mname, "axis": axis, "value": value, "accuracy": float(np.mean(correct)),
+                         "ci_low": lo, "ci_high": hi, "bytes_mean": float(np.mean(nbytes)), "n": len(correct)})
+    return rows
+
+
+# ---------------------------------------------------------------- A3: dynamic resolution
+
+def resolution_table(config: ResolutionConfig, progress: bool = True):
+    """Train the texture CNN, run it on held-out windows at every policy resolution: returns
+    (policy.ResolutionTable, rows for CSV, net)."""
+    from tqdm.auto import tqdm
+    net = texture_cnn.train(seed=config.seed)
+    crops, labels = texture_cnn.windows("test", config.policy_images_per_class, config.seed + 1)
+    res = tuple(sorted(config.policy_resolutions))
+    n, R = len(crops), len(res)
+    correct, conf, nbytes = np.zeros((n, R), bool), np.zeros((n, R)), np.zeros((n, R))
+    latency, flops, feats = np.zeros(R), np.zeros(R), None
+    cache = nets.KernelCache(threads=config.threads)
+    errs = []
+    for j, r in enumerate(tqdm(res, desc="A3 table", disable=not progress)):
+        cn = nets.CompiledNet(net, r, cache=cache)
+        lowest = []
+        for i, crop in enumerate(crops):
+            small = images.resize(crop, r)                      # stored at r (grayscale JPEG)
+            dec, nbytes[i, j] = images.jpeg_roundtrip(small, config.jpeg_quality)
+            x = net.preprocess(images.gray_to_rgb(dec))
+            p = cn.probabilities(x)
+            correct[i, j], conf[i, j] = p.argmax() == labels[i], p.max()
+            if j == 0:
+                lowest.append(np.concatenate(cn.features(x)))
+        errs.append(nets.max_abs_error(cn, net.preprocess(images.gray_to_rgb(images.resize(crops[0], r)))))
+        latency[j] = cn.time(net.preprocess(images.gray_to_rgb(images.resize(crops[0], r))),
+                             repeat=config.repeat).median
+        flops[j] = cn.flops
+        if j == 0:
+            feats = np.stack(lowest)
+    table = policy.ResolutionTable(res, correct, conf, nbytes, latency, flops, feats)
+    rows = [{"image": i, "label": int(labels[i]), "resolution": r, "correct": bool(correct[i, j]),
+             "confidence": float(conf[i, j]), "bytes": int(nbytes[i, j]), "latency_ms": latency[j] * 1e3,
+             "flops": int(flops[j])} for i in range(n) for j, r in enumerate(res)]
+    return table, rows, net, max(errs)
+
+
+def policy_study(config: ResolutionConfig, progress: bool = True) -> dict:
+    table, rows, net, err = resolution_table(config, progress)
+    points = policy.all_policies(table, seed=config.seed)
+    prow = [{**asdict(p), "latency_ms": p.latency_mean * 1e3, "latency_p95_ms": p.latency_p95 * 1e3}
+            for p in points]
+    fronts = []
+    for cost in ("latency_mean", "bytes_mean", "flops_mean"):
+        for p in policy.pareto_front([q for q in points if q.policy != "oracle"], cost):
+            fronts.append({"cost": cost, "policy": p.policy, "param": p.param, "accuracy": p.accuracy,
+                           "value": getattr(p, cost)})
+    budgets = []
+    statics = {p.param: p for p in points if p.policy == "static"}
+    for r, sp in statics.items():
+        for cost in ("latency_mean", "latency_p95"):
+            best = policy.best_under_budget(points, getattr(sp, cost), cost)
+            budgets.append({"budget_from_static": r, "cost": cost, "budget": getattr(sp, cost),
+                            "static_accuracy": sp.accuracy, "best_policy": best.policy,
+                            "best_param": best.param, "best_accuracy": best.accuracy,
+                            "best_cost": getattr(best, cost)})
+    return {"a3_table": rows, "a3_policies": prow, "a3_pareto": fronts, "a3_budget": budgets,
+            "_notes": {"a3_model": net.source, "a3_max_abs_err_vs_torch": err}}
+
+
+def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, parts=("a1", "a2", "a3")) -> StudyResult:
+    result = StudyResult()
+    t0 = time.perf_counter()
+    if "a3" in parts:
+        out = policy_study(config, progress)
+        result.notes.update(out.pop("_notes"))
+        result.tables.update(out)
+    if "a2" in parts:
+        result.tables["a2_accuracy"] = accuracy_study(config, progress)
+    if "a1" in parts:
+        result.tables.update(kernel_sweep(config, progress))
+        result.tables["a1_whole_network"] = whole_network(config, progress)
+        if config.vta:
+            result.tables["a1_vta"] = vta_sweep(config, progress)
+    result.notes["seconds"] = time.perf_counter() - t0
+    result.notes["tuner"] = ("not used: the per-resolution arm is the hand schedule's own rule "
+                             "re-derived at each resolution (workbench.tune had not landed)")
+    return result
