@@ -108,6 +108,8 @@ class ResolutionConfig:
     # A3
     policy_resolutions: tuple = (8, 12, 16, 24, 32, 48, 64)
     policy_images_per_class: int = 100
+    train_per_class: int = 120
+    train_epochs: int = 12
     jpeg_quality: int = 90
     seed: int = 0
 
@@ -116,7 +118,7 @@ class ResolutionConfig:
         return cls(resolutions=(200, 224), layers=3, fallback=False, repeat=3,
                    face_models=("mtcnn_rnet",), details=(8, 12, 24), qualities=(10, 50, 95),
                    crops=(0.6, 1.0), bootstrap=200, policy_resolutions=(8, 16, 32),
-                   policy_images_per_class=20)
+                   policy_images_per_class=20, train_per_class=60, train_epochs=6)
 
     def __post_init__(self):
         if self.reference not in self.resolutions:
@@ -136,9 +138,19 @@ class StudyResult:
 
 # ---------------------------------------------------------------- A1: kernels per resolution
 
-def _time_conv(layer: ConvLayer, ow_block: int | None, threads: int, repeat: int, fallback=False):
-    """(seconds per call, max abs error vs numpy) for the layer under one schedule."""
-    if fallback:
+def conv_grid(layer: ConvLayer) -> list:
+    """The per-resolution search space: (oc_block, ow_block) of the hand template, oc_block in
+    {16, 32} (one or two zmm of output channels), ow_block a divisor of OW in [4, 28] (plus the
+    hand rule's own choice, so every space holds at least one legal config)."""
+    ow = layer.out_size
+    blocks = sorted({d for d in range(4, 29) if ow % d == 0} | {ow_block_rule(ow)})
+    ocs = [oc for oc in (16, 32) if layer.out_channel % oc == 0]
+    return [(oc, b) for oc in ocs for b in blocks]
+
+
+def _conv_kernel(layer: ConvLayer, config, threads: int):
+    """Build the layer with config (oc_block, ow_block), or the fallback when config is None."""
+    if config is None:
         (data, kernel), out = kernels.conv2d.make(1, layer.in_channel, layer.height, layer.height,
                                                   layer.out_channel, layer.kernel, layer.stride,
                                                   layer.padding)
@@ -146,45 +158,99 @@ def _time_conv(layer: ConvLayer, ow_block: int | None, threads: int, repeat: int
     else:
         s, args = cpu_schedules.conv2d_nchw_blocked(1, layer.in_channel, layer.height, layer.height,
                                                     layer.out_channel, layer.kernel, layer.stride,
-                                                    layer.padding, oc_block=16, ow_block=ow_block)
+                                                    layer.padding, oc_block=config[0], ow_block=config[1])
     f = wb.build(s, args)
     f.num_threads = threads
+    return f
+
+
+def _measure_layer(layer: ConvLayer, configs: list, threads: int, rounds: int) -> dict:
+    """config -> (seconds, relative error vs numpy). All configs of a layer are timed in
+    interleaved rounds (so a burst of load from other processes hits them alike) and each keeps
+    its fastest round: other processes only ever add time. The fallback (None) runs once."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, layer.in_channel, layer.height, layer.height), np.float32)
     w = rng.standard_normal((layer.out_channel, layer.in_channel, layer.kernel, layer.kernel), np.float32)
-    o = np.zeros((1, layer.out_channel, layer.out_size, layer.out_size), np.float32)
-    f(x, w, o)
     ref = kernels.conv2d.reference(x, w, layer.stride, layer.padding)
-    err = float(np.abs(o - ref).max() / max(1.0, float(np.abs(ref).max())))
-    t = f.time(x, w, o, repeat=1 if fallback else repeat, number=1 if fallback else None,
-               min_time=0.0 if fallback else 0.05)
-    return t.median, err
+    scale = max(1.0, float(np.abs(ref).max()))
+    built, errs, best = {}, {}, {}
+    for cfg in configs:
+        f = _conv_kernel(layer, cfg, threads)
+        o = np.zeros(ref.shape, np.float32)
+        f(x, w, o)
+        errs[cfg] = float(np.abs(o - ref).max()) / scale
+        built[cfg] = (f, o)
+        best[cfg] = float("inf")
+    for _ in range(rounds if any(c is not None for c in configs) else 1):
+        for cfg, (f, o) in built.items():
+            if cfg is None and best[cfg] < float("inf"):
+                continue
+            t = f.time(x, w, o, repeat=1, number=1 if cfg is None else None,
+                       min_time=0.0 if cfg is None else 0.02)
+            best[cfg] = min(best[cfg], t.median)
+    return {cfg: (best[cfg], errs[cfg]) for cfg in configs}
+
+
+def trials_to_reach(times: list, fraction: float = 0.95) -> int:
+    """Trials (in the given order) until a config within `fraction` of the best speed is found."""
+    target = min(times) / fraction
+    return next(i + 1 for i, t in enumerate(times) if t <= target)
 
 
 def kernel_sweep(config: ResolutionConfig, progress: bool = True) -> dict:
-    """Tables "a1_layers" (per layer, arm, resolution) and "a1_network" (per arm, resolution)."""
+    """Tables "a1_configs" (every config measured), "a1_layers" (per layer, arm, resolution),
+    "a1_network" (per arm, resolution) and "a1_tuning_cost" (trials to 95% of the best, cold
+    vs warm-started from 224's best)."""
     from tqdm.auto import tqdm
-    ref_layers = {l.shape_key: l for l in resnet18_layers(config.reference)}
-    jobs = []
-    for r in config.resolutions:
-        for layer in resnet18_layers(r)[:config.layers]:
-            ref_block = ow_block_rule(ref_layers[layer.shape_key].out_size)
-            arms = [("per_resolution", ow_block_rule(layer.out_size)),
-                    ("reused_224", nearest_divisor(layer.out_size, ref_block))]
-            if config.fallback:
-                arms.append(("fallback", None))
-            jobs += [(layer, arm, ob) for arm, ob in arms]
-    rows = []
-    for layer, arm, ob in tqdm(jobs, desc="A1 conv layers", disable=not progress):
-        sec, err = _time_conv(layer, ob, config.threads, config.repeat, fallback=arm == "fallback")
-        rows.append({"resolution": layer.resolution, "layer": layer.name, "shape":
-                     f"{layer.in_channel}->{layer.out_channel} k{layer.kernel} s{layer.stride} "
-                     f"{layer.height}->{layer.out_size}", "count": layer.count, "arm": arm,
-                     "ow_block": ob if ob is not None else "", "flops": layer.flops,
-                     "ms": sec * 1e3, "gflops": layer.flops / sec / 1e9, "rel_err": err})
+    order = [config.reference] + [r for r in config.resolutions if r != config.reference]
+    jobs = [l for r in order for l in resnet18_layers(r)[:config.layers]]
+    best224, measured = {}, {}
+    cfg_rows, rows, cost_rows = [], [], []
+    for layer in tqdm(jobs, desc="A1 conv layers", disable=not progress):
+        grid = conv_grid(layer)
+        rule = (16, ow_block_rule(layer.out_size))
+        extra = [rule]
+        if layer.resolution != config.reference:
+            oc, ob = best224[layer.shape_key]
+            reused = (oc, nearest_divisor(layer.out_size, ob))
+            extra.append(reused)
+        configs = list(dict.fromkeys(grid + extra + ([None] if config.fallback else [])))
+        res = _measure_layer(layer, configs, config.threads, config.repeat)
+        measured[layer] = res
+        for cfg, (sec, err) in res.items():
+            cfg_rows.append({"resolution": layer.resolution, "layer": layer.name,
+                             "config": "fallback" if cfg is None else f"oc{cfg[0]}/ow{cfg[1]}",
+                             "in_grid": cfg in grid, "ms": sec * 1e3, "gflops": layer.flops / sec / 1e9,
+                             "rel_err": err})
+        tuned = min(grid, key=lambda c: res[c][0])
+        if layer.resolution == config.reference:
+            best224[layer.shape_key] = reused = tuned
+        arms = [("tuned", tuned), ("reused_224", reused), ("hand_rule", rule)]
+        if config.fallback:
+            arms.append(("fallback", None))
+        for arm, cfg in arms:
+            sec, err = res[cfg]
+            rows.append({"resolution": layer.resolution, "layer": layer.name, "shape":
+                         f"{layer.in_channel}->{layer.out_channel} k{layer.kernel} s{layer.stride} "
+                         f"{layer.height}->{layer.out_size}", "count": layer.count, "arm": arm,
+                         "config": "fallback" if cfg is None else f"oc{cfg[0]}/ow{cfg[1]}",
+                         "flops": layer.flops, "ms": sec * 1e3, "gflops": layer.flops / sec / 1e9,
+                         "rel_err": err})
+        if layer.resolution != config.reference:
+            times = [res[c][0] for c in grid]
+            rng = np.random.default_rng(config.seed)
+            cold = np.mean([trials_to_reach([times[i] for i in rng.permutation(len(grid))])
+                            for _ in range(50)])
+            oc, ob = best224[layer.shape_key]
+            warm_order = sorted(range(len(grid)), key=lambda i: (abs(grid[i][1] - ob), grid[i][0] != oc))
+            cost_rows.append({"resolution": layer.resolution, "layer": layer.name, "space": len(grid),
+                              "cold_trials": float(cold),
+                              "warm_trials": trials_to_reach([times[i] for i in warm_order]),
+                              "reused_vs_tuned": res[reused][0] / res[tuned][0]})
     network = []
+    arms = list(dict.fromkeys(row["arm"] for row in rows))
     for r in config.resolutions:
-        for arm in dict.fromkeys(row["arm"] for row in rows):
+        for arm in arms:
             sel = [row for row in rows if row["resolution"] == r and row["arm"] == arm]
             flops = sum(row["flops"] * row["count"] for row in sel)
             ms = sum(row["ms"] * row["count"] for row in sel)
@@ -194,7 +260,8 @@ def kernel_sweep(config: ResolutionConfig, progress: bool = True) -> dict:
     for row in network:
         row["flops_vs_ref"] = row["conv_gflop"] / base[row["arm"]]["conv_gflop"]
         row["latency_vs_ref"] = row["conv_ms"] / base[row["arm"]]["conv_ms"]
-    return {"a1_layers": rows, "a1_network": network}
+    return {"a1_configs": cfg_rows, "a1_layers": rows, "a1_network": network,
+            "a1_tuning_cost": cost_rows}
 
 
 def whole_network(config: ResolutionConfig, progress: bool = True) -> list:
@@ -290,7 +357,7 @@ def accuracy_study(config: ResolutionConfig, progress: bool = True) -> list:
     rows = []
     for mname in config.face_models:
         net = FACE_MODELS[mname]()
-        cn = nets.CompiledNet(net, net.input_size)
+        cn = nets.CompiledNet(net, net.input_size, cache=nets.KernelCache(threads=config.threads))
         size = net.input_size
         settings = ([("detail", d) for d in config.details] + [("jpeg_quality", q) for q in config.qualities]
                     + [("crop", c) for c in config.crops])
@@ -323,7 +390,7 @@ def resolution_table(config: ResolutionConfig, progress: bool = True):
     """Train the texture CNN, run it on held-out windows at every policy resolution: returns
     (policy.ResolutionTable, rows for CSV, net)."""
     from tqdm.auto import tqdm
-    net = texture_cnn.train(seed=config.seed)
+    net = texture_cnn.train(n_per_class=config.train_per_class, epochs=config.train_epochs, seed=config.seed)
     crops, labels = texture_cnn.windows("test", config.policy_images_per_class, config.seed + 1)
     res = tuple(sorted(config.policy_resolutions))
     n, R = len(crops), len(res)
@@ -393,6 +460,38 @@ def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, pa
         if config.vta:
             result.tables["a1_vta"] = vta_sweep(config, progress)
     result.notes["seconds"] = time.perf_counter() - t0
-    result.notes["tuner"] = ("not used: the per-resolution arm is the hand schedule's own rule "
-                             "re-derived at each resolution (workbench.tune had not landed)")
+    result.notes["tuner"] = ("grid search over the hand template's knobs (oc_block, ow_block); "
+                             "transfer = candidates ordered by distance to 224's best. "
+                             "workbench.tune's XGBTuner had not landed when this ran")
     return result
+
+
+def summary(result: StudyResult) -> list:
+    """One line per finding, from the tables that were computed."""
+    t, lines = result.tables, []
+    if "a1_network" in t:
+        by = {(r["resolution"], r["arm"]): r for r in t["a1_network"]}
+        for r in sorted({r["resolution"] for r in t["a1_network"]}):
+            tuned, reused = by.get((r, "tuned")), by.get((r, "reused_224"))
+            if tuned and reused:
+                lines.append(f"A1 r={r}: convs {tuned['conv_gflop']:.2f} GFLOP, tuned {tuned['conv_ms']:.1f} ms "
+                             f"({tuned['gflops']:.0f} GFLOP/s), reused-224 configs "
+                             f"{reused['conv_ms'] / tuned['conv_ms']:.2f}x the tuned latency")
+    if t.get("a1_tuning_cost"):
+        cold = np.mean([r["cold_trials"] for r in t["a1_tuning_cost"]])
+        warm = np.mean([r["warm_trials"] for r in t["a1_tuning_cost"]])
+        lines.append(f"A1 trials to 95% of the best config: {cold:.1f} cold (random order) vs {warm:.1f} "
+                     f"warm-started from 224's best")
+    if "a2_accuracy" in t:
+        for m in dict.fromkeys(r["model"] for r in t["a2_accuracy"]):
+            det = [r for r in t["a2_accuracy"] if r["model"] == m and r["axis"] == "detail"]
+            lines.append(f"A2 {m} accuracy by stored resolution: " + ", ".join(
+                f"{r['value']}px {r['accuracy']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]" for r in det))
+    if "a3_budget" in t:
+        for r in t["a3_budget"]:
+            if r["cost"] == "latency_mean":
+                lines.append(f"A3 budget = static {int(r['budget_from_static'])}px latency "
+                             f"({r['budget'] * 1e3:.3f} ms): static accuracy {r['static_accuracy']:.3f}, best "
+                             f"{r['best_policy']}({r['best_param']:.2f}) {r['best_accuracy']:.3f} at "
+                             f"{r['best_cost'] * 1e3:.3f} ms")
+    return lines
