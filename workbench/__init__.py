@@ -7,6 +7,7 @@
 from . import te
 from .lower import lower as _lower
 from .schedule import Schedule, ScheduleError, Stage, Trace, create_schedule
+from .target import Target
 
 
 def lower(sch, args, name: str = "main"):
@@ -14,12 +15,21 @@ def lower(sch, args, name: str = "main"):
     return _lower(sch, args, name)
 
 
-def build(sch, args, target: str = "llvm", name: str = "main"):
-    """Lower and JIT-compile `sch`; returns a Kernel called as f(*arrays) (one per arg, in order)."""
-    from .codegen import build_func
-    if target != "llvm":
-        raise ValueError(f"unknown target {target!r}; the CPU target is 'llvm' (VTA: accel.vta.build)")
-    return build_func(_lower(sch, args, name), target=target)
+def build(sch, args, target="llvm", name: str = "main"):
+    """Lower and compile `sch` for `target` (a string such as "llvm -mcpu=x86-64-v3" or a Target;
+    "llvm" is this host); returns a Kernel called as f(*arrays) (one per arg, in order)."""
+    from .lower.schedule_ops import reject_thread_bindings
+    from .runtime import build_func
+    target = Target.parse(target)
+    reject_thread_bindings(sch, str(target))
+    return build_func(_lower(sch, args, name), target)
 
 
-__all__ = ["te", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError", "Trace"]
+def load_ipython_extension(ipython):
+    """`%load_ext workbench`: registers the %workbench magic (UI packages load only now)."""
+    from .ui.magics import load_ipython_extension as _load
+    _load(ipython)
+
+
+__all__ = ["te", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError", "Trace",
+           "Target"]

@@ -31,6 +31,10 @@ class Expr:
     def __rfloordiv__(self, o): return binary(FloorDiv, o, self)
     def __mod__(self, o): return binary(FloorMod, self, o)
     def __rmod__(self, o): return binary(FloorMod, o, self)
+    def __lshift__(self, o): return binary(ShiftLeft, self, o)
+    def __rlshift__(self, o): return binary(ShiftLeft, o, self)
+    def __rshift__(self, o): return binary(ShiftRight, self, o)
+    def __rrshift__(self, o): return binary(ShiftRight, o, self)
     def __neg__(self): return binary(Sub, const(0, self.dtype), self)
     def __pos__(self): return self
 
@@ -108,6 +112,8 @@ class FloorDiv(BinOp): pass     # Python // (rounds toward -inf)
 class FloorMod(BinOp): pass     # Python %  (sign of the divisor)
 class Min(BinOp): pass
 class Max(BinOp): pass
+class ShiftLeft(BinOp): pass    # integers only; bits shifted out are lost (wraps like the dtype)
+class ShiftRight(BinOp): pass   # arithmetic for signed dtypes, logical for unsigned (as numpy)
 
 
 class CmpOp(BinOp):
@@ -125,8 +131,21 @@ class NE(CmpOp): pass
 
 class EQ(CmpOp):
     def __bool__(self):
-        # `a == b` used as a Python bool (dict lookups, `in`, asserts): structural equality.
-        return structural_equal(self.a, self.b)
+        # `a == b` used as a Python bool. Containers (dict lookups, `in`) compare nodes: identity for
+        # variables, structural equality otherwise. A variable compared with a constant is a
+        # condition the user wrote in Python (`A[i] if i == 0 else ...`): its truth is not known
+        # until the loop runs, so say so instead of silently taking one branch.
+        a, b = self.a, self.b
+        if a is b:
+            return True
+        if type(a) is Var and type(b) is Var:
+            return False
+        if (type(a) is Const) != (type(b) is Const) and _has_var(b if type(a) is Const else a):
+            raise TypeError(
+                f"cannot use the condition `{self}` as a Python bool: loop variables have no value "
+                "while the expression is built; hint: use te.if_then_else(cond, a, b) (and te.all/"
+                "te.any or & | ~ to combine conditions)")
+        return structural_equal(a, b)
 
 
 class And(CmpOp): pass
@@ -263,12 +282,32 @@ def convert(x, like: str | None = None) -> Expr:
             b = dt.base(like)
             if dt.is_int(b) and isinstance(x, float) and not float(x).is_integer():
                 like = "float32"
-            return const(x, dt.base(like) if b != "bool" or isinstance(x, bool) else None)
+            target = dt.base(like) if b != "bool" or isinstance(x, bool) else None
+            if target is not None and dt.is_int(target) and target != "bool" and not isinstance(x, bool):
+                _check_fits(int(x), target)
+            return const(x, target)
         return const(x)
     import numpy as np  # numpy scalars, e.g. from shape arithmetic
     if isinstance(x, np.generic):
         return const(x.item(), dt.check(x.dtype))
     raise TypeError(f"cannot convert {type(x).__name__} {x!r} to an expression")
+
+
+def _check_fits(v: int, dtype: str):
+    # `int8_expr + 300` must not silently become int8(44): a literal takes its neighbour's dtype,
+    # so it has to fit in it (cast the expression first to compute in a wider type)
+    bits = dt.bits(dtype)
+    lo, hi = (0, 2**bits - 1) if not dt.is_signed(dtype) else (-2**(bits - 1), 2**(bits - 1) - 1)
+    if not lo <= v <= hi:
+        raise ValueError(f"constant {v} does not fit in {dtype} (range {lo}..{hi}); hint: cast the "
+                         f"other operand first, e.g. x.astype('int32') + {v}")
+
+
+def _has_var(e) -> bool:
+    from .visitor import walk
+    found = []
+    walk(e, lambda n: found.append(1) if type(n) is Var else None)
+    return bool(found)
 
 
 def binary(cls, a, b) -> Expr:
@@ -285,6 +324,8 @@ def binary(cls, a, b) -> Expr:
     if cls is Div and not dt.is_float(a.dtype):
         raise TypeError(f"`/` on integer expressions ({a} / {b}); hint: use `//` (floor division) "
                         "or cast to a float with .astype('float32')")
+    if cls in (ShiftLeft, ShiftRight) and not (dt.is_int(a.dtype) and dt.base(a.dtype) != "bool"):
+        raise TypeError(f"`{'<<' if cls is ShiftLeft else '>>'}` needs integer operands, got {a.dtype}")
     if cls in (FloorDiv, FloorMod) and dt.is_float(a.dtype):
         raise TypeError(f"`{'//' if cls is FloorDiv else '%'}` needs integer operands, got {a.dtype}")
     return cls(a, b)

@@ -6,7 +6,8 @@ from . import stmt as S
 
 _BIN = {E.Add: ("+", 4), E.Sub: ("-", 4), E.Mul: ("*", 5), E.Div: ("/", 5), E.FloorDiv: ("//", 5),
         E.FloorMod: ("%", 5), E.LT: ("<", 3), E.LE: ("<=", 3), E.GT: (">", 3), E.GE: (">=", 3),
-        E.EQ: ("==", 3), E.NE: ("!=", 3), E.And: ("and", 2), E.Or: ("or", 1)}
+        E.EQ: ("==", 3), E.NE: ("!=", 3),
+        E.ShiftLeft: ("<<", 3.5), E.ShiftRight: (">>", 3.5), E.And: ("and", 2), E.Or: ("or", 1)}
 
 
 def _name(n: str) -> str:
@@ -93,6 +94,9 @@ def _lines(s, ind: int, out: list):
     elif t is S.Allocate:
         b = s.buffer
         out.append(f"{pad}{_name(b.name)} = allocate({list(b.shape)}, \"{b.dtype}\", scope=\"{b.scope}\")")
+        _lines(s.body, ind, out)
+    elif t is S.AssertStmt:
+        out.append(f"{pad}assert {expr_str(s.cond)}, {s.message!r}")
         _lines(s.body, ind, out)
     elif t is S.Evaluate:
         out.append(f"{pad}pass")

@@ -158,6 +158,10 @@ def _fold(t, a, b, dtype):
     elif t is E.FloorMod: v = a % b if b != 0 else None
     elif t is E.Min: v = min(a, b)
     elif t is E.Max: v = max(a, b)
+    elif t is E.ShiftLeft or t is E.ShiftRight:
+        if isinstance(a, bool) or not 0 <= b < dt.bits(dtype):
+            return None          # out-of-range shift amounts are left for the machine, never folded
+        v = a << b if t is E.ShiftLeft else a >> b
     elif t is E.LT: v = a < b
     elif t is E.LE: v = a <= b
     elif t is E.GT: v = a > b

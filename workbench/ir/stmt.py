@@ -68,6 +68,15 @@ class IfThenElse(Stmt):
 
 
 @dataclass(frozen=True, repr=False)
+class AssertStmt(Stmt):
+    """Run `body` if `cond` holds, otherwise stop the kernel with `message` (runtime.Kernel raises
+    IndexError(message)). Lowering's bounds check emits it, hoisted out of the loops it checks."""
+    cond: Expr
+    message: str
+    body: Stmt
+
+
+@dataclass(frozen=True, repr=False)
 class BufferStore(Stmt):
     buffer: Buffer
     value: Expr

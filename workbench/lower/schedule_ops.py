@@ -7,6 +7,7 @@ from ..ir import stmt as S
 from ..ir.simplify import simplify_expr
 from ..ir.visitor import post_order, substitute
 from ..schedule.errors import ScheduleError
+from ..schedule.stage import MAX_LANES
 from ..te.api import reduce_identity
 from ..te.tensor import ComputeOp, Tensor
 from .bound import StageBounds, infer_region, propagate, root_values
@@ -76,7 +77,10 @@ class _Lowering:
                 raise ValueError(f"input {st.name} is read but missing from the arguments")
             if st.attach == "at":
                 readers = [r for r in self.sch._effective_readers(st)]
-                if readers != [st.attach_stage]:
+                # an indirect consumer's loop: the one reader must be computed at the same loop
+                via = len(readers) == 1 and readers[0].attach == "at" and \
+                    readers[0].attach_stage is st.attach_stage and readers[0].attach_ivar is st.attach_ivar
+                if readers != [st.attach_stage] and not via:
                     raise ScheduleError("compute_at", f"parent={st.attach_stage.name}", "after later "
                                         f"primitives, {st.name!r} is read by [{', '.join(r.name for r in readers)}]",
                                         st.name)
@@ -91,6 +95,10 @@ class _Lowering:
                 sb.root_min[iv], sb.ext[iv] = E.const(iv.min), iv.extent
             if st.attach == "at":
                 parent = st.attach_stage
+                if parent not in self.sch._effective_readers(st):
+                    # attached to an indirect consumer: the region its reader (computed at the same
+                    # loop, so already bounded) reads over all of that reader's loops
+                    parent = self.sch._effective_readers(st)[0]
                 region, exceeds = infer_region(st, parent, self.body[parent], self.bounds[parent],
                                                self.stage_of)
                 for iv, (lo, ext) in zip(st.op.axis, region):
@@ -102,7 +110,9 @@ class _Lowering:
             self.bounds[st] = propagate(st, sb)
             if st not in self.buffers:
                 shape = tuple(sb.ext[iv] for iv in st.op.axis)
-                self.buffers[st] = S.Buffer(st.name, shape, st.op.output(0).dtype, st.scope)
+                buf = S.Buffer(st.name, shape, st.op.output(0).dtype, st.scope)
+                _check_capacity(st, buf)
+                self.buffers[st] = buf
 
     # -- reads become buffer loads ---------------------------------------------------------------
     def _loads(self, e):
@@ -166,8 +176,21 @@ class _Lowering:
 
     def _loop(self, st, iv, body):
         sb = self.bounds[st]
-        ann = tuple(sorted(st.pragmas.get(iv, ())))
-        return S.For(iv.var, E.const(0), E.const(sb.ext[iv]), st.kinds.get(iv, "serial"), body, ann)
+        ann = st.pragmas.get(iv, ())
+        kind = st.kinds.get(iv, "serial")
+        if kind == "vectorized" and sb.ext[iv] > MAX_LANES:
+            raise ScheduleError("vectorize", f"axis={iv.name}", f"extent {sb.ext[iv]} (after bound "
+                                f"inference) is too long to vectorize (at most {MAX_LANES} lanes); split it "
+                                f"first{_step_note(st, iv)}", st.name)
+        thread = st.bindings.get(iv)
+        if thread is not None:
+            if thread.extent is not None and thread.extent != sb.ext[iv]:
+                raise ScheduleError("bind", f"thread={thread.name}", f"the thread axis has extent "
+                                    f"{thread.extent} but loop {iv.name} has extent {sb.ext[iv]}"
+                                    f"{_step_note(st, iv)}", st.name)
+            # kept as a serial loop: a backend (the VTA compiler) interleaves it; CPU builds refuse it
+            ann = ann + (("thread_binding", thread.thread_tag),)
+        return S.For(iv.var, E.const(0), E.const(sb.ext[iv]), kind, body, tuple(sorted(ann)))
 
     def _init_nest(self, st, inner_leaves, init):
         sb = self.bounds[st]
@@ -200,6 +223,35 @@ class _Lowering:
             if self.buffers[st] not in params:
                 body = S.Allocate(self.buffers[st], body)
         return S.PrimFunc(name, tuple(self.params), body)
+
+
+def _step_note(st, iv) -> str:
+    """' (trace step n: s['C'].vectorize('j'))' for the step that set iv's kind or binding."""
+    n = st.kind_steps.get(iv)
+    steps = st.schedule.trace.steps
+    if n is None or n >= len(steps):
+        return ""
+    return f" (trace step {n}: {steps[n].to_python()})"
+
+
+def _check_capacity(st, buf):
+    from ..schedule.scopes import get_scope
+    sc = get_scope(st.scope)
+    if sc is not None and sc.capacity_bytes is not None and buf.nbytes > sc.capacity_bytes:
+        raise ScheduleError(st.scope_primitive, f"scope={st.scope!r}",
+                            f"buffer {st.name} {list(buf.shape)} {buf.dtype} needs {buf.nbytes} bytes, "
+                            f"more than the scope's capacity of {sc.capacity_bytes} bytes; compute it "
+                            "at an inner loop (compute_at) so a smaller region is kept", st.name)
+
+
+def reject_thread_bindings(sch, target: str = "llvm"):
+    """A CPU build cannot run loops bound to virtual threads; name the first one."""
+    for st in sch.stages:
+        for iv, thread in st.bindings.items():
+            if iv in st.leaf_iter_vars and st.attach != "inline":
+                raise ScheduleError("bind", f"axis={iv.name}", f"the {target!r} target cannot run virtual "
+                                    f"threads ({thread.thread_tag!r}); they are for the VTA compiler "
+                                    "(accel.vta.build). Build without bind() for the CPU", st.name)
 
 
 def _guard(stmt, conds):

@@ -6,6 +6,7 @@ from ..ir import expr as E
 from ..ir.visitor import post_order, walk
 from ..te.tensor import ComputeOp, IterVar, Operation, Tensor, make_tensor
 from .errors import ScheduleError
+from .scopes import check_scope
 from .stage import Fuse, Split, Stage, unique_name
 from .trace import Step, Trace
 
@@ -41,6 +42,7 @@ class Schedule:
         self.stages: list[Stage] = []
         self._stage_of: dict = {}           # id(op) -> Stage, old ops included after replacement
         self.trace = Trace()
+        self.root = self                    # copies share their root: stages resolve across them
         names: set = set()
         for op in _topo_ops(outputs):
             name, n = op.name, 1
@@ -72,11 +74,31 @@ class Schedule:
                          else f"{st.name}: inlined")
         return "\n".join(lines)
 
+    def copy(self) -> "Schedule":
+        """An independent copy (undo/redo, search branches): primitives on either do not affect the
+        other. Tensors, operations and axes are immutable and shared, so those of this schedule
+        resolve in the copy too; a Stage of this schedule resolves by its name."""
+        new = Schedule.__new__(Schedule)
+        new.outputs = list(self.outputs)
+        new.trace = self.trace                       # a Trace is immutable
+        new.root = self.root
+        smap = {id(st): st._copy_to(new) for st in self.stages}
+        new.stages = [smap[id(st)] for st in self.stages]
+        new._stage_of = {k: smap[id(v)] for k, v in self._stage_of.items()}
+        for st in new.stages:
+            if st.attach_stage is not None:
+                st.attach_stage = smap[id(st.attach_stage)]
+        return new
+
     # -- lookup --------------------------------------------------------------------------------
     def __getitem__(self, key) -> Stage:
         if isinstance(key, Stage):
             if key.schedule is not self:
-                raise KeyError(f"stage {key.name} belongs to another schedule")
+                # a stage of the schedule this one was copied from resolves by name
+                mine = next((st for st in self.stages if st.name == key.name), None)
+                if mine is None or key.schedule.root is not self.root:
+                    raise KeyError(f"stage {key.name} belongs to another schedule")
+                return mine
             return key
         if isinstance(key, str):
             for st in self.stages:
@@ -146,6 +168,18 @@ class Schedule:
                 out.append(st)
         return out
 
+    def _feeds(self, stage: Stage, target: Stage) -> bool:
+        """Whether `target` (transitively) reads what `stage` computes."""
+        todo, seen = [stage], set()
+        while todo:
+            st = todo.pop()
+            if st is target:
+                return True
+            if id(st) not in seen:
+                seen.add(id(st))
+                todo.extend(self.readers(st))
+        return False
+
     def _attach_points(self, stage: Stage) -> set:
         return {st.attach_ivar for st in self.stages if st.attach == "at" and st.attach_stage is stage}
 
@@ -166,8 +200,7 @@ class Schedule:
     def cache_read(self, tensor, scope: str, readers):
         """Copy `tensor` into a new `scope` buffer read by `readers` instead of the original."""
         t = self._tensor_arg(tensor, "cache_read", "tensor")
-        if not isinstance(scope, str) or not scope:
-            raise ScheduleError("cache_read", f"scope={scope!r}", "scope must be a name like 'local'")
+        check_scope(scope, "cache_read")
         if isinstance(readers, (Tensor, Stage, str)):
             readers = [readers]
         src = self[t]
@@ -188,6 +221,7 @@ class Schedule:
         for st in reader_stages:
             self._replace_op(st, _with_body(st.op, _replace_reads(st.op.body, src_ids, cache_t)))
         stage = Stage(self, cache_t.op, name, scope)
+        stage.scope_primitive = "cache_read"
         self._stage_of[id(cache_t.op)] = stage
         self.stages.insert(self.stages.index(src) + 1, stage)
         self._record("cache_read", None, (src.name, scope, tuple(st.name for st in reader_stages)), {},
@@ -208,8 +242,7 @@ class Schedule:
         if self._attach_points(st):
             raise ScheduleError("cache_write", f"tensor={st.name}", "other stages are computed at this "
                                 "stage's loops")
-        if not isinstance(scope, str) or not scope:
-            raise ScheduleError("cache_write", f"scope={scope!r}", "scope must be a name like 'local'")
+        check_scope(scope, "cache_write", st.name)
         op = st.op
         name = self._unique_stage_name(f"{st.name}.{scope}")
         new_axis = tuple(IterVar(E.Var(iv.name), iv.min, iv.extent, "data") for iv in op.axis)
@@ -223,6 +256,7 @@ class Schedule:
         st.all_iter_vars = list(op.axis)
         st.leaf_iter_vars = list(op.axis)
         cache_stage = Stage(self, cache_t.op, name, scope)
+        cache_stage.scope_primitive = "cache_write"
         self._stage_of[id(cache_t.op)] = cache_stage
         self.stages.insert(self.stages.index(st), cache_stage)
         self._record("cache_write", None, (st.name, scope), {}, (name,))

@@ -9,7 +9,7 @@ from numbers import Integral
 from ..ir import dtype as dt
 from ..ir import expr as E
 from ..ir.visitor import walk
-from .tensor import ComputeOp, IterVar, PlaceholderOp, Tensor, make_tensor, to_expr
+from .tensor import ComputeOp, IterVar, PlaceholderOp, Tensor, make_thread_axis, make_tensor, to_expr
 
 
 def _shape(shape, what: str) -> tuple:
@@ -85,6 +85,14 @@ def _check_free_vars(body, axis, reduce_axes, name):
             raise ValueError(f"compute {name}: variable {n.name} is not an index of this compute nor "
                              f"one of its reduction axes (a reduce_axis must be used inside te.sum/max/min)")
     walk(body, fn)
+
+
+def thread_axis(dom=None, tag: str = "", name: str = "") -> IterVar:
+    """A thread axis to bind a loop to: `te.thread_axis("cthread")` (TVM's signature; the tag may be
+    given first). Its extent is the extent of the loop it is bound to, unless `dom` fixes it."""
+    if isinstance(dom, str) and not tag:
+        dom, tag = None, dom
+    return make_thread_axis(dom, tag, name)
 
 
 # -- reductions --------------------------------------------------------------------------------
