@@ -13,14 +13,17 @@ A3 `policy_study`   a texture classifier trained in-project runs at every resolu
                     kernels, measured latency); the table image x resolution -> (correct, confidence,
                     bytes, latency, FLOPs) feeds the dynamic-resolution policy simulator.
 
-Nearest legal config rule (A1 and VTA): a reused 224 configuration keeps every factor that still
-divides the new extent; a factor that no longer divides becomes the divisor of the new extent
-closest to it (ties: the smaller, which keeps register/buffer pressure at or below the tuned one).
+Nearest legal config rule (A1 and VTA): a reused 224 configuration keeps every knob value that is
+still legal at the new resolution; a split whose factors no longer divide the new extent takes the
+legal candidate whose inner factor is closest (ties: the smaller, which keeps register/buffer
+pressure at or below the tuned one). VTA tiles: each tile factor becomes the divisor of the new
+extent closest to it, and the tiling is re-checked against the buffers.
 
 No ImageNet, no ImageNet weights: accuracies are about faces and textures, not the paper's models.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -42,12 +45,6 @@ def nearest_divisor(n: int, factor: int) -> int:
         raise ValueError(f"nearest_divisor needs positive integers, got n={n}, factor={factor}")
     divs = [d for d in range(1, n + 1) if n % d == 0]
     return min(divs, key=lambda d: (abs(d - factor), d))
-
-
-def ow_block_rule(ow: int) -> int:
-    """The hand schedule's own register-block choice for an output width: the largest divisor of
-    OW up to 14 (14 accumulators + operands fit the 32 zmm registers)."""
-    return max(d for d in range(1, 15) if ow % d == 0)
 
 
 @dataclass(frozen=True)
@@ -97,7 +94,9 @@ class ResolutionConfig:
     threads: int = 1                           # 1-thread latencies repeat within ~2% here
     fallback: bool = True                      # time the unscheduled loop nest (slow)
     vta: bool = True
-    layers: int | None = None                  # first N distinct layers (None: all 12)
+    layers: int | None = None                  # first N distinct layers (None: all 11)
+    tune_layers: tuple | None = ("layer1.0.conv1", "layer2.0", "layer3.0", "layer4.0")
+    trials: int = 24                           # XGBTuner trials per (layer, resolution, cold/warm)
     repeat: int = 5
     # A2
     face_models: tuple = ("mtcnn_rnet", "mtcnn_onet")
@@ -115,7 +114,7 @@ class ResolutionConfig:
 
     @classmethod
     def quick(cls) -> "ResolutionConfig":
-        return cls(resolutions=(200, 224), layers=3, fallback=False, repeat=3,
+        return cls(resolutions=(200, 224), layers=2, fallback=False, repeat=3, trials=8,
                    face_models=("mtcnn_rnet",), details=(8, 12, 24), qualities=(10, 50, 95),
                    crops=(0.6, 1.0), bootstrap=200, policy_resolutions=(8, 16, 32),
                    policy_images_per_class=20, train_per_class=60, train_epochs=6)
@@ -138,115 +137,152 @@ class StudyResult:
 
 # ---------------------------------------------------------------- A1: kernels per resolution
 
-def conv_grid(layer: ConvLayer) -> list:
-    """The per-resolution search space: (oc_block, ow_block) of the hand template, oc_block in
-    {16, 32} (one or two zmm of output channels), ow_block a divisor of OW in [4, 28] (plus the
-    hand rule's own choice, so every space holds at least one legal config)."""
-    ow = layer.out_size
-    blocks = sorted({d for d in range(4, 29) if ow % d == 0} | {ow_block_rule(ow)})
-    ocs = [oc for oc in (16, 32) if layer.out_channel % oc == 0]
-    return [(oc, b) for oc in ocs for b in blocks]
+def conv_task(layer: ConvLayer):
+    """The layer as a tuning task of the conv2d template (knobs tile_oc, tile_ow, tile_ic, unroll_kw)."""
+    from workbench import tune
+    return tune.Task(kernels.conv2d.cpu_template, args=(1, layer.in_channel, layer.height, layer.height,
+                                                        layer.out_channel, layer.kernel, layer.stride,
+                                                        layer.padding))
 
 
-def _conv_kernel(layer: ConvLayer, config, threads: int):
-    """Build the layer with config (oc_block, ow_block), or the fallback when config is None."""
-    if config is None:
+def reuse_config(config, task):
+    """The nearest legal config rule: `config` (from another resolution's task) in `task`'s space.
+    A knob value the new space has is kept; a split whose factors no longer divide takes the
+    candidate whose inner factor is closest (ties: the smaller); any other knob the first one."""
+    values = {}
+    for name, knob in task.space.knobs.items():
+        old = config.values().get(name)
+        try:
+            knob.index_of(old)
+            values[name] = old
+            continue
+        except ValueError:
+            pass
+        ents = knob.entities
+        if isinstance(old, list) and hasattr(ents[0], "size"):
+            best = min(ents, key=lambda e: (abs(e.size[-1] - old[-1]), e.size[-1]))
+        else:
+            best = ents[0]
+        values[name] = best.to_json()
+    return task.space.from_values(values)
+
+
+def _kernel(layer: ConvLayer, arm: str, cfg, threads: int):
+    """The built kernel of one arm: a tuning config, the hand schedule, or the fallback."""
+    if arm == "fallback":
         (data, kernel), out = kernels.conv2d.make(1, layer.in_channel, layer.height, layer.height,
                                                   layer.out_channel, layer.kernel, layer.stride,
                                                   layer.padding)
-        s, args = wb.create_schedule(out), [data, kernel, out]
+        f = wb.build(wb.create_schedule(out), [data, kernel, out])
+    elif arm == "hand_rule":
+        f = wb.build(*cpu_schedules.conv2d_nchw_blocked(1, layer.in_channel, layer.height, layer.height,
+                                                        layer.out_channel, layer.kernel, layer.stride,
+                                                        layer.padding))
     else:
-        s, args = cpu_schedules.conv2d_nchw_blocked(1, layer.in_channel, layer.height, layer.height,
-                                                    layer.out_channel, layer.kernel, layer.stride,
-                                                    layer.padding, oc_block=config[0], ow_block=config[1])
-    f = wb.build(s, args)
+        f = cfg[0].build(cfg[1])
     f.num_threads = threads
     return f
 
 
-def _measure_layer(layer: ConvLayer, configs: list, threads: int, rounds: int) -> dict:
-    """config -> (seconds, relative error vs numpy). All configs of a layer are timed in
-    interleaved rounds (so a burst of load from other processes hits them alike) and each keeps
-    its fastest round: other processes only ever add time. The fallback (None) runs once."""
+def _measure_arms(layer: ConvLayer, arms: dict, threads: int, rounds: int) -> dict:
+    """arm -> (seconds, relative error vs numpy). The arms of a layer are timed in interleaved
+    rounds (a burst of load from other processes hits them alike) and each keeps its fastest
+    round: other processes only ever add time. The fallback runs once."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, layer.in_channel, layer.height, layer.height), np.float32)
     w = rng.standard_normal((layer.out_channel, layer.in_channel, layer.kernel, layer.kernel), np.float32)
     ref = kernels.conv2d.reference(x, w, layer.stride, layer.padding)
     scale = max(1.0, float(np.abs(ref).max()))
-    built, errs, best = {}, {}, {}
-    for cfg in configs:
-        f = _conv_kernel(layer, cfg, threads)
+    def key(arm):                   # arms that picked the same config share one measurement
+        cfg = arms[arm]
+        return arm if cfg is None else ("config", cfg[1])
+    built, out = {}, {}
+    for arm, cfg in arms.items():
+        if key(arm) in built:
+            continue
+        f = _kernel(layer, arm, cfg, threads)
         o = np.zeros(ref.shape, np.float32)
         f(x, w, o)
-        errs[cfg] = float(np.abs(o - ref).max()) / scale
-        built[cfg] = (f, o)
-        best[cfg] = float("inf")
-    for _ in range(rounds if any(c is not None for c in configs) else 1):
-        for cfg, (f, o) in built.items():
-            if cfg is None and best[cfg] < float("inf"):
+        built[key(arm)] = (f, o)
+        out[key(arm)] = [float("inf"), float(np.abs(o - ref).max()) / scale]
+    for i in range(rounds):
+        for k, (f, o) in built.items():
+            if k == "fallback" and i:
                 continue
-            t = f.time(x, w, o, repeat=1, number=1 if cfg is None else None,
-                       min_time=0.0 if cfg is None else 0.02)
-            best[cfg] = min(best[cfg], t.median)
-    return {cfg: (best[cfg], errs[cfg]) for cfg in configs}
+            t = f.time(x, w, o, repeat=1, number=1 if k == "fallback" else None,
+                       min_time=0.0 if k == "fallback" else 0.02)
+            out[k][0] = min(out[k][0], t.median)
+    return {arm: tuple(out[key(arm)]) for arm in arms}
 
 
-def trials_to_reach(times: list, fraction: float = 0.95) -> int:
-    """Trials (in the given order) until a config within `fraction` of the best speed is found."""
-    target = min(times) / fraction
-    return next(i + 1 for i, t in enumerate(times) if t <= target)
+def _tune(task, trials: int, seed: int, log: str, transfer=None):
+    from workbench import tune
+    opts = tune.MeasureOptions(number=1, repeat=3, num_threads=1, run_timeout=30, build_timeout=60)
+    with tune.LocalMeasure(opts) as m:
+        return tune.XGBTuner(task, seed=seed, transfer=transfer).tune(trials, measure=m, log=log,
+                                                                        batch_size=8)
 
 
-def kernel_sweep(config: ResolutionConfig, progress: bool = True) -> dict:
-    """Tables "a1_configs" (every config measured), "a1_layers" (per layer, arm, resolution),
-    "a1_network" (per arm, resolution) and "a1_tuning_cost" (trials to 95% of the best, cold
-    vs warm-started from 224's best)."""
+def kernel_sweep(config: ResolutionConfig, progress: bool = True, logdir: str | None = None) -> dict:
+    """Tables "a1_layers" (per layer, arm, resolution), "a1_network" (per arm, resolution) and
+    "a1_tuning_cost" (trials to 95% of the best, XGB from scratch vs transferring 224's records).
+
+    Arms: tuned (XGBTuner, `trials` per layer and resolution; layers outside `tune_layers` keep
+    the hand schedule), reused_224 (224's best through the nearest legal config rule), hand_rule
+    (cpu_schedules' own per-shape rule), fallback (the unscheduled loop nest)."""
+    import tempfile
+
     from tqdm.auto import tqdm
+
+    from workbench import tune
+    logdir = logdir or tempfile.mkdtemp(prefix="wb-resolution-")
     order = [config.reference] + [r for r in config.resolutions if r != config.reference]
     jobs = [l for r in order for l in resnet18_layers(r)[:config.layers]]
-    best224, measured = {}, {}
-    cfg_rows, rows, cost_rows = [], [], []
+    best224, rows, cost_rows = {}, [], []
     for layer in tqdm(jobs, desc="A1 conv layers", disable=not progress):
-        grid = conv_grid(layer)
-        rule = (16, ow_block_rule(layer.out_size))
-        extra = [rule]
-        if layer.resolution != config.reference:
-            oc, ob = best224[layer.shape_key]
-            reused = (oc, nearest_divisor(layer.out_size, ob))
-            extra.append(reused)
-        configs = list(dict.fromkeys(grid + extra + ([None] if config.fallback else [])))
-        res = _measure_layer(layer, configs, config.threads, config.repeat)
-        measured[layer] = res
-        for cfg, (sec, err) in res.items():
-            cfg_rows.append({"resolution": layer.resolution, "layer": layer.name,
-                             "config": "fallback" if cfg is None else f"oc{cfg[0]}/ow{cfg[1]}",
-                             "in_grid": cfg in grid, "ms": sec * 1e3, "gflops": layer.flops / sec / 1e9,
-                             "rel_err": err})
-        tuned = min(grid, key=lambda c: res[c][0])
-        if layer.resolution == config.reference:
-            best224[layer.shape_key] = reused = tuned
-        arms = [("tuned", tuned), ("reused_224", reused), ("hand_rule", rule)]
+        arms = {"hand_rule": None}
         if config.fallback:
-            arms.append(("fallback", None))
-        for arm, cfg in arms:
-            sec, err = res[cfg]
+            arms["fallback"] = None
+        tuned = config.tune_layers is None or layer.name in config.tune_layers
+        if tuned:
+            task = conv_task(layer)
+            ref = layer.resolution == config.reference
+            log = os.path.join(logdir, f"{layer.name}-{layer.resolution}.jsonl")
+            cold = _tune(task, config.trials, config.seed, log)
+            arms["tuned"] = (task, cold.best_index)
+            if ref:
+                best224[layer.shape_key] = (task.space.get(cold.best_index), log)
+                arms["reused_224"] = arms["tuned"]
+            else:
+                cfg224, log224 = best224[layer.shape_key]
+                arms["reused_224"] = (task, reuse_config(cfg224, task).index)
+                warm = _tune(task, config.trials, config.seed,
+                             os.path.join(logdir, f"{layer.name}-{layer.resolution}-transfer.jsonl"),
+                             transfer=tune.load_log(log224).records)
+                best = min(cold.best_cost, warm.best_cost)
+                cost_rows.append({"resolution": layer.resolution, "layer": layer.name,
+                                  "space": len(task.space), "trials": config.trials,
+                                  "cold_trials_to_95": cold.trials_to_reach(0.95, best) or config.trials + 1,
+                                  "warm_trials_to_95": warm.trials_to_reach(0.95, best) or config.trials + 1,
+                                  "cold_best_gflops": task.flop / cold.best_cost / 1e9,
+                                  "warm_best_gflops": task.flop / warm.best_cost / 1e9})
+                if warm.best_cost < cold.best_cost:
+                    arms["tuned"] = (task, warm.best_index)
+        res = _measure_arms(layer, arms, config.threads, config.repeat)
+        for arm in ("tuned", "reused_224", "hand_rule", "fallback"):
+            if arm not in arms and arm in ("tuned", "reused_224"):
+                res[arm], cfg = res["hand_rule"], None      # untuned layer: the hand schedule
+            elif arm not in arms:
+                continue
+            else:
+                cfg = arms[arm]
+            sec, err = res[arm]
             rows.append({"resolution": layer.resolution, "layer": layer.name, "shape":
                          f"{layer.in_channel}->{layer.out_channel} k{layer.kernel} s{layer.stride} "
                          f"{layer.height}->{layer.out_size}", "count": layer.count, "arm": arm,
-                         "config": "fallback" if cfg is None else f"oc{cfg[0]}/ow{cfg[1]}",
-                         "flops": layer.flops, "ms": sec * 1e3, "gflops": layer.flops / sec / 1e9,
-                         "rel_err": err})
-        if layer.resolution != config.reference:
-            times = [res[c][0] for c in grid]
-            rng = np.random.default_rng(config.seed)
-            cold = np.mean([trials_to_reach([times[i] for i in rng.permutation(len(grid))])
-                            for _ in range(50)])
-            oc, ob = best224[layer.shape_key]
-            warm_order = sorted(range(len(grid)), key=lambda i: (abs(grid[i][1] - ob), grid[i][0] != oc))
-            cost_rows.append({"resolution": layer.resolution, "layer": layer.name, "space": len(grid),
-                              "cold_trials": float(cold),
-                              "warm_trials": trials_to_reach([times[i] for i in warm_order]),
-                              "reused_vs_tuned": res[reused][0] / res[tuned][0]})
+                         "config": "" if not cfg else str(cfg[0].space.get(cfg[1]).values()),
+                         "tuned_layer": tuned, "flops": layer.flops, "ms": sec * 1e3,
+                         "gflops": layer.flops / sec / 1e9, "rel_err": err})
     network = []
     arms = list(dict.fromkeys(row["arm"] for row in rows))
     for r in config.resolutions:
@@ -260,8 +296,7 @@ def kernel_sweep(config: ResolutionConfig, progress: bool = True) -> dict:
     for row in network:
         row["flops_vs_ref"] = row["conv_gflop"] / base[row["arm"]]["conv_gflop"]
         row["latency_vs_ref"] = row["conv_ms"] / base[row["arm"]]["conv_ms"]
-    return {"a1_configs": cfg_rows, "a1_layers": rows, "a1_network": network,
-            "a1_tuning_cost": cost_rows}
+    return {"a1_layers": rows, "a1_network": network, "a1_tuning_cost": cost_rows}
 
 
 def whole_network(config: ResolutionConfig, progress: bool = True) -> list:
@@ -460,9 +495,10 @@ def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, pa
         if config.vta:
             result.tables["a1_vta"] = vta_sweep(config, progress)
     result.notes["seconds"] = time.perf_counter() - t0
-    result.notes["tuner"] = ("grid search over the hand template's knobs (oc_block, ow_block); "
-                             "transfer = candidates ordered by distance to 224's best. "
-                             "workbench.tune's XGBTuner had not landed when this ran")
+    result.notes["tuner"] = (f"XGBTuner, {config.trials} trials per tuned layer and resolution "
+                             f"(tuned layers: {config.tune_layers or 'all'}; others keep the hand "
+                             "schedule in the tuned and reused arms); transfer = XGBTuner(transfer="
+                             "224's log records)")
     return result
 
 
@@ -478,10 +514,10 @@ def summary(result: StudyResult) -> list:
                              f"({tuned['gflops']:.0f} GFLOP/s), reused-224 configs "
                              f"{reused['conv_ms'] / tuned['conv_ms']:.2f}x the tuned latency")
     if t.get("a1_tuning_cost"):
-        cold = np.mean([r["cold_trials"] for r in t["a1_tuning_cost"]])
-        warm = np.mean([r["warm_trials"] for r in t["a1_tuning_cost"]])
-        lines.append(f"A1 trials to 95% of the best config: {cold:.1f} cold (random order) vs {warm:.1f} "
-                     f"warm-started from 224's best")
+        cold = np.median([r["cold_trials_to_95"] for r in t["a1_tuning_cost"]])
+        warm = np.median([r["warm_trials_to_95"] for r in t["a1_tuning_cost"]])
+        lines.append(f"A1 median trials to 95% of the best config: {cold:.0f} from scratch vs {warm:.0f} "
+                     f"with transfer from 224's records")
     if "a2_accuracy" in t:
         for m in dict.fromkeys(r["model"] for r in t["a2_accuracy"]):
             det = [r for r in t["a2_accuracy"] if r["model"] == m and r["axis"] == "detail"]

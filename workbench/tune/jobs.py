@@ -34,7 +34,7 @@ def _fail(code, msg, **extra):
 
 def build(job: dict) -> dict:
     from workbench.codegen import CodegenError
-    from workbench.runtime.kernel import Kernel, stored_buffers
+    from workbench.codegen import build as codegen_build
     import workbench as wb
 
     from .space import InstantiationError
@@ -49,7 +49,7 @@ def build(job: dict) -> dict:
         return _fail(Err.INSTANTIATION_ERROR, f"{type(e).__name__}: {e}")
     try:
         func = wb.lower(s, tensors)
-        kernel = Kernel(func)
+        kernel = codegen_build(func)
     except CodegenError as e:
         return _fail(Err.COMPILE_HOST, f"codegen: {e}")
     except Exception as e:
@@ -58,9 +58,7 @@ def build(job: dict) -> dict:
     hook = getattr(task.template, "ir_hook", None)      # test seam: a deliberately broken kernel
     if hook is not None:
         ir = hook(ir, cfg)
-    outs = stored_buffers(func.body)
-    params = [(b.name, str(np.dtype(b.dtype)), tuple(int(getattr(x, "value", x)) for x in b.shape),
-               b in outs) for b in func.params]
+    params = [(p.name, str(p.dtype), p.shape, p.output) for p in kernel.params]
     return {"error_no": 0, "error_msg": "", "ir": ir, "entry": kernel.entry, "params": params,
             "build_time": time.perf_counter() - t0, "trace": s.trace.to_json()}
 
@@ -127,6 +125,7 @@ def _close(out, ref) -> tuple[bool, str]:
 
 def run(job: dict) -> dict:
     from workbench.codegen import engine
+    from workbench.target import Target
     opts = job["options"]
     try:
         task = task_of(job["key"], job["task"])
@@ -135,7 +134,7 @@ def run(job: dict) -> dict:
     except Exception as e:
         return _fail(Err.UNKNOWN_ERROR, f"reference: {type(e).__name__}: {e}")
     try:
-        lib = engine.CodeLibrary(job["entry"]).add_ir(job["ir"]).finalize([job["entry"]], opt=0)
+        lib = engine.CodeLibrary(job["entry"], Target.host()).add_ir(job["ir"]).finalize([job["entry"]], opt=0)
     except Exception as e:
         return _fail(Err.COMPILE_HOST, f"JIT: {type(e).__name__}: {e}")
     fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(params)), ctypes.c_int)(lib.address(job["entry"]))
