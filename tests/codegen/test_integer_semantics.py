@@ -70,19 +70,23 @@ def test_slp_copyable_elements_is_off():
             assert "i32 -" not in line.split(",", 1)[-1], line
 
 
+# a constant that fits each dtype (a literal that does not fit is refused by te) but whose products
+# with the loop index overflow it, so the comparison is only right with the dtype's wrap-around
+_BIG = {"int8": 100, "int16": 30000, "int32": 1000000, "int64": 4 * 10**15}
+
+
 @pytest.mark.parametrize("dtype", ["int32", "int8", "int16", "int64"])
 def test_loop_index_products_wrap_like_numpy(dtype):
     n = 4096
-    # a literal must fit its neighbour's dtype (as numpy 2 and TVM insist): use 1000000 wrapped to it
-    big = int(np.array(1000000).astype(dtype))
+    big = _BIG[dtype]
     Y = te.compute((n,), lambda i: te.if_then_else(i.astype(dtype) * big > 0, 1, 0), name="Y") \
-        if dtype != "int32" else te.compute((n,), lambda i: te.if_then_else(i * 1000000 > 0, 1, 0), name="Y")
+        if dtype != "int32" else te.compute((n,), lambda i: te.if_then_else(i * big > 0, 1, 0), name="Y")
     s = wb.create_schedule(Y)
     f = wb.build(s, [Y])
     y = np.zeros(n, Y.dtype)
     f(y)
     with np.errstate(over="ignore"):
-        ref = (np.arange(n).astype(dtype) * np.array(1000000).astype(dtype)) > 0
+        ref = (np.arange(n).astype(dtype) * np.array(big).astype(dtype)) > 0
     np.testing.assert_array_equal(y, ref.astype(Y.dtype))
 
 

@@ -79,7 +79,10 @@ class _Lowering:
                 raise ValueError(f"input {st.name} is read but missing from the arguments")
             if st.attach == "at":
                 readers = [r for r in self.sch._effective_readers(st)]
-                if readers != [st.attach_stage]:
+                # an indirect consumer's loop: the one reader must be computed at the same loop
+                via = len(readers) == 1 and readers[0].attach == "at" and \
+                    readers[0].attach_stage is st.attach_stage and readers[0].attach_ivar is st.attach_ivar
+                if readers != [st.attach_stage] and not via:
                     raise ScheduleError("compute_at", f"parent={st.attach_stage.name}", "after later "
                                         f"primitives, {st.name!r} is read by [{', '.join(r.name for r in readers)}]",
                                         st.name)
@@ -94,6 +97,10 @@ class _Lowering:
                 sb.root_min[iv], sb.ext[iv] = E.const(iv.min), iv.extent
             if st.attach == "at":
                 parent = st.attach_stage
+                if parent not in self.sch._effective_readers(st):
+                    # attached to an indirect consumer: the region its reader (computed at the same
+                    # loop, so already bounded) reads over all of that reader's loops
+                    parent = self.sch._effective_readers(st)[0]
                 region, exceeds = infer_region(st, parent, self.body[parent], self.bounds[parent],
                                                self.stage_of)
                 for iv, (lo, ext) in zip(st.op.axis, region):

@@ -1,5 +1,5 @@
 """Schedules: stages, primitives with legality checks, and the replayable trace."""
-from .errors import ScheduleError
+from .errors import ScheduleError, ScheduleWarning
 from . import scopes
 from .schedule import Schedule, create_schedule
 from .stage import Fuse, Split, Stage

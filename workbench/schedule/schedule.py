@@ -173,6 +173,18 @@ class Schedule:
                 out.append(st)
         return out
 
+    def _feeds(self, stage: Stage, target: Stage) -> bool:
+        """Whether `target` (transitively) reads what `stage` computes."""
+        todo, seen = [stage], set()
+        while todo:
+            st = todo.pop()
+            if st is target:
+                return True
+            if id(st) not in seen:
+                seen.add(id(st))
+                todo.extend(self.readers(st))
+        return False
+
     def _attach_points(self, stage: Stage) -> set:
         return {st.attach_ivar for st in self.stages if st.attach == "at" and st.attach_stage is stage}
 

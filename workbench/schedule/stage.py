@@ -354,7 +354,10 @@ class Stage:
                             "has no loops")
         iv = target._leaf(axis, "compute_at", "axis")
         readers = sch._effective_readers(self)
-        if target not in readers:
+        # TVM also attaches a stage to an indirect consumer's loop (VTA's tutorials put res_gem,
+        # res_shr, res_max and res_min all at res's loop): allowed when the one reader is upstream
+        # of the target; lowering checks that reader is computed at the same loop.
+        if target not in readers and not (len(readers) == 1 and sch._feeds(readers[0], target)):
             raise self._err("compute_at", f"parent={target.name}", f"stage {target.name!r} does not read "
                             f"{self.name!r}; it is read by [{', '.join(r.name for r in readers)}]")
         if len(readers) > 1:
@@ -396,8 +399,23 @@ class Stage:
         """Compute this stage at the top level, over its whole domain (the default)."""
         if self.is_placeholder:
             raise self._err("compute_root", "self", "a placeholder (input) is not computed")
+        saved = self.attach, self.attach_stage, self.attach_ivar
         self.attach, self.attach_stage, self.attach_ivar = "root", None, None
+        self._check_attachments_kept("compute_root", saved)
         self._record("compute_root")
+
+    def _check_attachments_kept(self, primitive: str, saved):
+        """Making an inlined stage real again gives its producers a new reader: a producer computed
+        at another stage's loop would then feed a reader outside that loop. Refused here, naming
+        the primitive that would break it (lowering would otherwise name the older compute_at)."""
+        for st in self.schedule.stages:
+            if st.attach == "at":
+                readers = self.schedule._effective_readers(st)
+                if readers != [st.attach_stage]:
+                    self.attach, self.attach_stage, self.attach_ivar = saved
+                    raise self._err(primitive, "self", f"{st.name!r} is computed at {st.attach_stage.name!r}'s "
+                                    f"loop and would also be read by [{', '.join(r.name for r in readers if r is not st.attach_stage)}]"
+                                    f"; compute {st.name!r} at the root first")
 
     # -- threads -----------------------------------------------------------------------------------
     def bind(self, axis, thread, extent: int | None = None):
