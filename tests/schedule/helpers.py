@@ -37,3 +37,20 @@ def schedule_error(fn, *patterns):
     for p in patterns:
         assert re.search(p, msg), f"{p!r} not in {msg!r}"
     return info.value
+
+
+def vector_lanes(func) -> set:
+    """Lane counts of the vector accesses (Ramp nodes) in a lowered function's final body."""
+    from workbench.ir import expr as E
+    from workbench.ir.visitor import walk
+    lanes = set()
+    walk(func.body, lambda n: lanes.add(n.lanes) if type(n) is E.Ramp else None)
+    return lanes
+
+
+def loop_names(func) -> set:
+    from workbench.ir import stmt as S
+    from workbench.ir.visitor import walk
+    names = set()
+    walk(func.body, lambda n: names.add(n.var.name) if isinstance(n, S.For) else None)
+    return names

@@ -36,7 +36,8 @@ def test_rfactor_after_split(K, factor, on, factor_axis):
     assert s[C].op.reduce_axis[0].extent == fext and s[C].relations == []
     # the factored axis is a data axis now: it can be vectorized / parallelized
     fa = s[CF].op.axis[factor_axis]
-    if on == "inner":
+    if on == "inner":          # innermost, below the remaining reduction loop, as vectors
+        s[CF].reorder(*[iv for iv in s[CF].leaf_iter_vars if iv is not fa], fa)
         s[CF].vectorize(fa)
     else:
         s[CF].parallel(fa)
