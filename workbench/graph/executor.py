@@ -172,6 +172,13 @@ class Profile:
     def top(self, k: int = 5) -> list:
         return sorted(self.layers, key=lambda r: -r[2])[:k]
 
+    def records(self) -> list:
+        """One dict per kernel (name, shape, seconds, share, gflops): for a table or a plot."""
+        total = sum(t for _, _, t, _ in self.layers) or 1.0
+        return [dict(name=n, shape=tuple(sh), seconds=t, share=t / total,
+                     gflops=(fl / t / 1e9 if fl and t > 0 else None))
+                for n, sh, t, fl in self.layers]
+
 
 def node_flops(g: Graph, n) -> int:
     """Multiply-adds count two; other ops one per output element."""
