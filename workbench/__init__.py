@@ -8,7 +8,7 @@ from . import ir, te
 from .lower import PassContext, Pipeline
 from .lower import lower as _lower
 from .lower.bounds_check import BoundsError
-from .schedule import Schedule, ScheduleError, ScheduleWarning, Stage, Trace, create_schedule
+from .schedule import Schedule, ScheduleError, ScheduleWarning, Stage, Trace, TraceError, create_schedule
 from .target import Target
 
 
@@ -23,15 +23,19 @@ def lower(sch, args, name: str = "main", *, stop_after: str | None = None, ctx: 
     return _lower(sch, args, name, stop_after=stop_after, ctx=ctx, **options)
 
 
-def build(sch, args, target="llvm", name: str = "main", **options):
+def build(sch, args, target="llvm", name: str = "main", *, cache=True, **options):
     """Lower and compile `sch` for `target` (a string such as "llvm -mcpu=x86-64-v3" or a Target;
     "llvm" is this host); returns a Kernel called as f(*arrays) (one per arg, in order).
-    Lowering options as for `lower`, e.g. bounds_checks=False drops the run-time index checks."""
+
+    Lowering options as for `lower`, e.g. bounds_checks=False drops the run-time index checks.
+    A structurally equal schedule built before is not lowered or compiled again: `cache` is True
+    (the process's compile cache, `wb.runtime.default_cache()`), a `wb.runtime.CompileCache`, or
+    None (always build)."""
     from .lower.schedule_ops import reject_thread_bindings
-    from .runtime import build_func
+    from .runtime import build_schedule
     target = Target.parse(target)
     reject_thread_bindings(sch, str(target))
-    return build_func(_lower(sch, args, name, target=target, **options), target)
+    return build_schedule(sch, args, target, name, cache=cache, **options)
 
 
 def load_ipython_extension(ipython):
@@ -41,4 +45,4 @@ def load_ipython_extension(ipython):
 
 
 __all__ = ["te", "ir", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError",
-           "ScheduleWarning", "BoundsError", "PassContext", "Pipeline", "Trace", "Target"]
+           "ScheduleWarning", "BoundsError", "PassContext", "Pipeline", "Trace", "TraceError", "Target"]

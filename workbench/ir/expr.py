@@ -300,7 +300,7 @@ def convert(x, like: str | None = None) -> Expr:
                 like = "float32"
             target = dt.base(like) if b != "bool" or isinstance(x, bool) else None
             if target is not None and dt.is_int(target) and target != "bool" and not isinstance(x, bool):
-                _check_fits(int(x), target)
+                check_int_fits(int(x), target)
             return const(x, target)
         return const(x)
     import numpy as np  # numpy scalars, e.g. from shape arithmetic
@@ -309,7 +309,7 @@ def convert(x, like: str | None = None) -> Expr:
     raise TypeError(f"cannot convert {type(x).__name__} {x!r} to an expression")
 
 
-def _check_fits(v: int, dtype: str):
+def check_int_fits(v: int, dtype: str):
     # `int8_expr + 300` must not silently become int8(44): a literal takes its neighbour's dtype,
     # so it has to fit in it (cast the expression first to compute in a wider type)
     bits = dt.bits(dtype)

@@ -3,5 +3,5 @@ from .errors import ScheduleError, ScheduleWarning
 from . import scopes
 from .schedule import Schedule, create_schedule
 from .stage import Fuse, Split, Stage
-from .trace import Step, Trace
+from .trace import PRIMITIVES, Step, Trace, TraceError
 from .scopes import Scope, register_scope
