@@ -18,8 +18,8 @@ import numpy as np
 
 from . import augment, images, nets, probe
 
-BACKBONES = {"mtcnn_onet": lambda seed: nets.mtcnn_onet(with_head=False),
-             "resnet18_random": lambda seed: nets.resnet18(seed)}
+BACKBONES = {"mtcnn_onet": lambda seed, size: nets.mtcnn_onet(with_head=False, size=size),
+             "resnet18_random": lambda seed, size: nets.resnet18(seed)}
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class ProbeConfig:
     folds: int | None = None              # None: leave-one-image-out
     min_gap: float = 0.05                 # pairs need extents this far apart (fraction of range)
     checks: int = 3                       # views per backbone compared with PyTorch
-    seed: int = 0
+    threads: int = 1                      # one thread per kernel: libgomp's barriers collapse when
+    seed: int = 0                         # the machine is oversubscribed (measured 10x slower)
 
     @classmethod
     def quick(cls) -> "ProbeConfig":
@@ -84,8 +85,8 @@ def collect(config: ProbeConfig, progress: bool = True):
     from tqdm.auto import tqdm
     rng = np.random.default_rng(config.seed)
     photos = images.photos(config.images)
-    cache = nets.KernelCache()
-    compiled = {b: nets.CompiledNet(BACKBONES[b](config.seed), config.size, cache=cache)
+    cache = nets.KernelCache(threads=config.threads)
+    compiled = {b: nets.CompiledNet(BACKBONES[b](config.seed, config.size), config.size, cache=cache)
                 for b in config.backbones}
     feats = {b: {} for b in config.backbones}
     pixels, extents, groups = {}, {}, {}

@@ -192,7 +192,8 @@ def onet_layers(sd: dict, size: int) -> tuple:
 
 def mtcnn_onet(with_head: bool = True, size: int = 48) -> Net:
     """MTCNN ONet: 4 conv blocks; with_head adds dense 1152->256 and the face logits (48x48 only).
-    Without the head it is fully convolutional (the feature extractor of the augmentation probe)."""
+    Without the head it is fully convolutional (the feature extractor of the augmentation probe);
+    build it for the side it will run at, since ceil-mode pooling pads by the input size."""
     sd = _state_dict("onet")
     if with_head and size != 48:
         raise ValueError(f"mtcnn_onet: the dense head needs a 48x48 input, got size={size}")
@@ -372,10 +373,13 @@ class CompiledNet:
             self.flops += kernels.conv2d.flops(1, c, h, w, f, k, layer.stride, layer.padding)
             self._finish(layer, raw)
         elif isinstance(layer, MaxPool):
+            t, lft, b, r = layer.padding
+            if min(h + t + b, w + lft + r) < layer.size:
+                raise ValueError(f"{self.net.name}: input {self.height}x{self.width} is too small for "
+                                 f"{layer.name} ({h}x{w} before a {layer.size}x{layer.size} pool)")
             shape = (1, c, h, w)
             k = self.cache.get(("maxpool", shape, layer.size, layer.stride, layer.padding),
                                lambda: _pool_kernel(shape, layer.size, layer.stride, layer.padding, "max"))
-            t, lft, b, r = layer.padding
             out = np.zeros((1, c, (h + t + b - layer.size) // layer.stride + 1,
                             (w + lft + r - layer.size) // layer.stride + 1), np.float32)
             self.steps.append((k, (src, out)))

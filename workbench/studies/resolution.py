@@ -13,14 +13,17 @@ A3 `policy_study`   a texture classifier trained in-project runs at every resolu
                     kernels, measured latency); the table image x resolution -> (correct, confidence,
                     bytes, latency, FLOPs) feeds the dynamic-resolution policy simulator.
 
-Nearest legal config rule (A1 and VTA): a reused 224 configuration keeps every factor that still
-divides the new extent; a factor that no longer divides becomes the divisor of the new extent
-closest to it (ties: the smaller, which keeps register/buffer pressure at or below the tuned one).
+Nearest legal config rule (A1 and VTA): a reused 224 configuration keeps every knob value that is
+still legal at the new resolution; a split whose factors no longer divide the new extent takes the
+legal candidate whose inner factor is closest (ties: the smaller, which keeps register/buffer
+pressure at or below the tuned one). VTA tiles: each tile factor becomes the divisor of the new
+extent closest to it, and the tiling is re-checked against the buffers.
 
 No ImageNet, no ImageNet weights: accuracies are about faces and textures, not the paper's models.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -42,12 +45,6 @@ def nearest_divisor(n: int, factor: int) -> int:
         raise ValueError(f"nearest_divisor needs positive integers, got n={n}, factor={factor}")
     divs = [d for d in range(1, n + 1) if n % d == 0]
     return min(divs, key=lambda d: (abs(d - factor), d))
-
-
-def ow_block_rule(ow: int) -> int:
-    """The hand schedule's own register-block choice for an output width: the largest divisor of
-    OW up to 14 (14 accumulators + operands fit the 32 zmm registers)."""
-    return max(d for d in range(1, 15) if ow % d == 0)
 
 
 @dataclass(frozen=True)
@@ -97,7 +94,9 @@ class ResolutionConfig:
     threads: int = 1                           # 1-thread latencies repeat within ~2% here
     fallback: bool = True                      # time the unscheduled loop nest (slow)
     vta: bool = True
-    layers: int | None = None                  # first N distinct layers (None: all 12)
+    layers: int | None = None                  # first N distinct layers (None: all 11)
+    tune_layers: tuple | None = ("layer1.0.conv1", "layer2.0", "layer3.0", "layer4.0")
+    trials: int = 24                           # XGBTuner trials per (layer, resolution, cold/warm)
     repeat: int = 5
     # A2
     face_models: tuple = ("mtcnn_rnet", "mtcnn_onet")
@@ -108,15 +107,17 @@ class ResolutionConfig:
     # A3
     policy_resolutions: tuple = (8, 12, 16, 24, 32, 48, 64)
     policy_images_per_class: int = 100
+    train_per_class: int = 120
+    train_epochs: int = 12
     jpeg_quality: int = 90
     seed: int = 0
 
     @classmethod
     def quick(cls) -> "ResolutionConfig":
-        return cls(resolutions=(200, 224), layers=3, fallback=False, repeat=3,
+        return cls(resolutions=(200, 224), layers=2, fallback=False, repeat=3, trials=8,
                    face_models=("mtcnn_rnet",), details=(8, 12, 24), qualities=(10, 50, 95),
                    crops=(0.6, 1.0), bootstrap=200, policy_resolutions=(8, 16, 32),
-                   policy_images_per_class=20)
+                   policy_images_per_class=20, train_per_class=60, train_epochs=6)
 
     def __post_init__(self):
         if self.reference not in self.resolutions:
@@ -136,55 +137,156 @@ class StudyResult:
 
 # ---------------------------------------------------------------- A1: kernels per resolution
 
-def _time_conv(layer: ConvLayer, ow_block: int | None, threads: int, repeat: int, fallback=False):
-    """(seconds per call, max abs error vs numpy) for the layer under one schedule."""
-    if fallback:
+def conv_task(layer: ConvLayer):
+    """The layer as a tuning task of the conv2d template (knobs tile_oc, tile_ow, tile_ic, unroll_kw)."""
+    from workbench import tune
+    return tune.Task(kernels.conv2d.cpu_template, args=(1, layer.in_channel, layer.height, layer.height,
+                                                        layer.out_channel, layer.kernel, layer.stride,
+                                                        layer.padding))
+
+
+def reuse_config(config, task):
+    """The nearest legal config rule: `config` (from another resolution's task) in `task`'s space.
+    A knob value the new space has is kept; a split whose factors no longer divide takes the
+    candidate whose inner factor is closest (ties: the smaller); any other knob the first one."""
+    values = {}
+    for name, knob in task.space.knobs.items():
+        old = config.values().get(name)
+        try:
+            knob.index_of(old)
+            values[name] = old
+            continue
+        except ValueError:
+            pass
+        ents = knob.entities
+        if isinstance(old, list) and hasattr(ents[0], "size"):
+            best = min(ents, key=lambda e: (abs(e.size[-1] - old[-1]), e.size[-1]))
+        else:
+            best = ents[0]
+        values[name] = best.to_json()
+    return task.space.from_values(values)
+
+
+def _kernel(layer: ConvLayer, arm: str, cfg, threads: int):
+    """The built kernel of one arm: a tuning config, the hand schedule, or the fallback."""
+    if arm == "fallback":
         (data, kernel), out = kernels.conv2d.make(1, layer.in_channel, layer.height, layer.height,
                                                   layer.out_channel, layer.kernel, layer.stride,
                                                   layer.padding)
-        s, args = wb.create_schedule(out), [data, kernel, out]
+        f = wb.build(wb.create_schedule(out), [data, kernel, out])
+    elif arm == "hand_rule":
+        f = wb.build(*cpu_schedules.conv2d_nchw_blocked(1, layer.in_channel, layer.height, layer.height,
+                                                        layer.out_channel, layer.kernel, layer.stride,
+                                                        layer.padding))
     else:
-        s, args = cpu_schedules.conv2d_nchw_blocked(1, layer.in_channel, layer.height, layer.height,
-                                                    layer.out_channel, layer.kernel, layer.stride,
-                                                    layer.padding, oc_block=16, ow_block=ow_block)
-    f = wb.build(s, args)
+        f = cfg[0].build(cfg[1])
     f.num_threads = threads
+    return f
+
+
+def _measure_arms(layer: ConvLayer, arms: dict, threads: int, rounds: int) -> dict:
+    """arm -> (seconds, relative error vs numpy). The arms of a layer are timed in interleaved
+    rounds (a burst of load from other processes hits them alike) and each keeps its fastest
+    round: other processes only ever add time. The fallback runs once."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, layer.in_channel, layer.height, layer.height), np.float32)
     w = rng.standard_normal((layer.out_channel, layer.in_channel, layer.kernel, layer.kernel), np.float32)
-    o = np.zeros((1, layer.out_channel, layer.out_size, layer.out_size), np.float32)
-    f(x, w, o)
     ref = kernels.conv2d.reference(x, w, layer.stride, layer.padding)
-    err = float(np.abs(o - ref).max() / max(1.0, float(np.abs(ref).max())))
-    t = f.time(x, w, o, repeat=1 if fallback else repeat, number=1 if fallback else None,
-               min_time=0.0 if fallback else 0.05)
-    return t.median, err
+    scale = max(1.0, float(np.abs(ref).max()))
+    def key(arm):                   # arms that picked the same config share one measurement
+        cfg = arms[arm]
+        return arm if cfg is None else ("config", cfg[1])
+    built, out = {}, {}
+    for arm, cfg in arms.items():
+        if key(arm) in built:
+            continue
+        f = _kernel(layer, arm, cfg, threads)
+        o = np.zeros(ref.shape, np.float32)
+        f(x, w, o)
+        built[key(arm)] = (f, o)
+        out[key(arm)] = [float("inf"), float(np.abs(o - ref).max()) / scale]
+    for i in range(rounds):
+        for k, (f, o) in built.items():
+            if k == "fallback" and i:
+                continue
+            t = f.time(x, w, o, repeat=1, number=1 if k == "fallback" else None,
+                       min_time=0.0 if k == "fallback" else 0.02)
+            out[k][0] = min(out[k][0], t.median)
+    return {arm: tuple(out[key(arm)]) for arm in arms}
 
 
-def kernel_sweep(config: ResolutionConfig, progress: bool = True) -> dict:
-    """Tables "a1_layers" (per layer, arm, resolution) and "a1_network" (per arm, resolution)."""
+def _tune(task, trials: int, seed: int, log: str, transfer=None):
+    from workbench import tune
+    opts = tune.MeasureOptions(number=1, repeat=3, num_threads=1, run_timeout=30, build_timeout=60)
+    with tune.LocalMeasure(opts) as m:
+        return tune.XGBTuner(task, seed=seed, transfer=transfer).tune(trials, measure=m, log=log,
+                                                                        batch_size=8)
+
+
+def kernel_sweep(config: ResolutionConfig, progress: bool = True, logdir: str | None = None) -> dict:
+    """Tables "a1_layers" (per layer, arm, resolution), "a1_network" (per arm, resolution) and
+    "a1_tuning_cost" (trials to 95% of the best, XGB from scratch vs transferring 224's records).
+
+    Arms: tuned (XGBTuner, `trials` per layer and resolution; layers outside `tune_layers` keep
+    the hand schedule), reused_224 (224's best through the nearest legal config rule), hand_rule
+    (cpu_schedules' own per-shape rule), fallback (the unscheduled loop nest)."""
+    import tempfile
+
     from tqdm.auto import tqdm
-    ref_layers = {l.shape_key: l for l in resnet18_layers(config.reference)}
-    jobs = []
-    for r in config.resolutions:
-        for layer in resnet18_layers(r)[:config.layers]:
-            ref_block = ow_block_rule(ref_layers[layer.shape_key].out_size)
-            arms = [("per_resolution", ow_block_rule(layer.out_size)),
-                    ("reused_224", nearest_divisor(layer.out_size, ref_block))]
-            if config.fallback:
-                arms.append(("fallback", None))
-            jobs += [(layer, arm, ob) for arm, ob in arms]
-    rows = []
-    for layer, arm, ob in tqdm(jobs, desc="A1 conv layers", disable=not progress):
-        sec, err = _time_conv(layer, ob, config.threads, config.repeat, fallback=arm == "fallback")
-        rows.append({"resolution": layer.resolution, "layer": layer.name, "shape":
-                     f"{layer.in_channel}->{layer.out_channel} k{layer.kernel} s{layer.stride} "
-                     f"{layer.height}->{layer.out_size}", "count": layer.count, "arm": arm,
-                     "ow_block": ob if ob is not None else "", "flops": layer.flops,
-                     "ms": sec * 1e3, "gflops": layer.flops / sec / 1e9, "rel_err": err})
+
+    from workbench import tune
+    logdir = logdir or tempfile.mkdtemp(prefix="wb-resolution-")
+    order = [config.reference] + [r for r in config.resolutions if r != config.reference]
+    jobs = [l for r in order for l in resnet18_layers(r)[:config.layers]]
+    best224, rows, cost_rows = {}, [], []
+    for layer in tqdm(jobs, desc="A1 conv layers", disable=not progress):
+        arms = {"hand_rule": None}
+        if config.fallback:
+            arms["fallback"] = None
+        tuned = config.tune_layers is None or layer.name in config.tune_layers
+        if tuned:
+            task = conv_task(layer)
+            ref = layer.resolution == config.reference
+            log = os.path.join(logdir, f"{layer.name}-{layer.resolution}.jsonl")
+            cold = _tune(task, config.trials, config.seed, log)
+            arms["tuned"] = (task, cold.best_index)
+            if ref:
+                best224[layer.shape_key] = (task.space.get(cold.best_index), log)
+                arms["reused_224"] = arms["tuned"]
+            else:
+                cfg224, log224 = best224[layer.shape_key]
+                arms["reused_224"] = (task, reuse_config(cfg224, task).index)
+                warm = _tune(task, config.trials, config.seed,
+                             os.path.join(logdir, f"{layer.name}-{layer.resolution}-transfer.jsonl"),
+                             transfer=tune.load_log(log224).records)
+                best = min(cold.best_cost, warm.best_cost)
+                cost_rows.append({"resolution": layer.resolution, "layer": layer.name,
+                                  "space": len(task.space), "trials": config.trials,
+                                  "cold_trials_to_95": cold.trials_to_reach(0.95, best) or config.trials + 1,
+                                  "warm_trials_to_95": warm.trials_to_reach(0.95, best) or config.trials + 1,
+                                  "cold_best_gflops": task.flop / cold.best_cost / 1e9,
+                                  "warm_best_gflops": task.flop / warm.best_cost / 1e9})
+                if warm.best_cost < cold.best_cost:
+                    arms["tuned"] = (task, warm.best_index)
+        res = _measure_arms(layer, arms, config.threads, config.repeat)
+        for arm in ("tuned", "reused_224", "hand_rule", "fallback"):
+            if arm not in arms and arm in ("tuned", "reused_224"):
+                res[arm], cfg = res["hand_rule"], None      # untuned layer: the hand schedule
+            elif arm not in arms:
+                continue
+            else:
+                cfg = arms[arm]
+            sec, err = res[arm]
+            rows.append({"resolution": layer.resolution, "layer": layer.name, "shape":
+                         f"{layer.in_channel}->{layer.out_channel} k{layer.kernel} s{layer.stride} "
+                         f"{layer.height}->{layer.out_size}", "count": layer.count, "arm": arm,
+                         "config": "" if not cfg else str(cfg[0].space.get(cfg[1]).values()),
+                         "tuned_layer": tuned, "flops": layer.flops, "ms": sec * 1e3,
+                         "gflops": layer.flops / sec / 1e9, "rel_err": err})
     network = []
+    arms = list(dict.fromkeys(row["arm"] for row in rows))
     for r in config.resolutions:
-        for arm in dict.fromkeys(row["arm"] for row in rows):
+        for arm in arms:
             sel = [row for row in rows if row["resolution"] == r and row["arm"] == arm]
             flops = sum(row["flops"] * row["count"] for row in sel)
             ms = sum(row["ms"] * row["count"] for row in sel)
@@ -194,7 +296,7 @@ def kernel_sweep(config: ResolutionConfig, progress: bool = True) -> dict:
     for row in network:
         row["flops_vs_ref"] = row["conv_gflop"] / base[row["arm"]]["conv_gflop"]
         row["latency_vs_ref"] = row["conv_ms"] / base[row["arm"]]["conv_ms"]
-    return {"a1_layers": rows, "a1_network": network}
+    return {"a1_layers": rows, "a1_network": network, "a1_tuning_cost": cost_rows}
 
 
 def whole_network(config: ResolutionConfig, progress: bool = True) -> list:
@@ -290,7 +392,7 @@ def accuracy_study(config: ResolutionConfig, progress: bool = True) -> list:
     rows = []
     for mname in config.face_models:
         net = FACE_MODELS[mname]()
-        cn = nets.CompiledNet(net, net.input_size)
+        cn = nets.CompiledNet(net, net.input_size, cache=nets.KernelCache(threads=config.threads))
         size = net.input_size
         settings = ([("detail", d) for d in config.details] + [("jpeg_quality", q) for q in config.qualities]
                     + [("crop", c) for c in config.crops])
@@ -323,7 +425,7 @@ def resolution_table(config: ResolutionConfig, progress: bool = True):
     """Train the texture CNN, run it on held-out windows at every policy resolution: returns
     (policy.ResolutionTable, rows for CSV, net)."""
     from tqdm.auto import tqdm
-    net = texture_cnn.train(seed=config.seed)
+    net = texture_cnn.train(n_per_class=config.train_per_class, epochs=config.train_epochs, seed=config.seed)
     crops, labels = texture_cnn.windows("test", config.policy_images_per_class, config.seed + 1)
     res = tuple(sorted(config.policy_resolutions))
     n, R = len(crops), len(res)
@@ -393,6 +495,39 @@ def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, pa
         if config.vta:
             result.tables["a1_vta"] = vta_sweep(config, progress)
     result.notes["seconds"] = time.perf_counter() - t0
-    result.notes["tuner"] = ("not used: the per-resolution arm is the hand schedule's own rule "
-                             "re-derived at each resolution (workbench.tune had not landed)")
+    result.notes["tuner"] = (f"XGBTuner, {config.trials} trials per tuned layer and resolution "
+                             f"(tuned layers: {config.tune_layers or 'all'}; others keep the hand "
+                             "schedule in the tuned and reused arms); transfer = XGBTuner(transfer="
+                             "224's log records)")
     return result
+
+
+def summary(result: StudyResult) -> list:
+    """One line per finding, from the tables that were computed."""
+    t, lines = result.tables, []
+    if "a1_network" in t:
+        by = {(r["resolution"], r["arm"]): r for r in t["a1_network"]}
+        for r in sorted({r["resolution"] for r in t["a1_network"]}):
+            tuned, reused = by.get((r, "tuned")), by.get((r, "reused_224"))
+            if tuned and reused:
+                lines.append(f"A1 r={r}: convs {tuned['conv_gflop']:.2f} GFLOP, tuned {tuned['conv_ms']:.1f} ms "
+                             f"({tuned['gflops']:.0f} GFLOP/s), reused-224 configs "
+                             f"{reused['conv_ms'] / tuned['conv_ms']:.2f}x the tuned latency")
+    if t.get("a1_tuning_cost"):
+        cold = np.median([r["cold_trials_to_95"] for r in t["a1_tuning_cost"]])
+        warm = np.median([r["warm_trials_to_95"] for r in t["a1_tuning_cost"]])
+        lines.append(f"A1 median trials to 95% of the best config: {cold:.0f} from scratch vs {warm:.0f} "
+                     f"with transfer from 224's records")
+    if "a2_accuracy" in t:
+        for m in dict.fromkeys(r["model"] for r in t["a2_accuracy"]):
+            det = [r for r in t["a2_accuracy"] if r["model"] == m and r["axis"] == "detail"]
+            lines.append(f"A2 {m} accuracy by stored resolution: " + ", ".join(
+                f"{r['value']}px {r['accuracy']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]" for r in det))
+    if "a3_budget" in t:
+        for r in t["a3_budget"]:
+            if r["cost"] == "latency_mean":
+                lines.append(f"A3 budget = static {int(r['budget_from_static'])}px latency "
+                             f"({r['budget'] * 1e3:.3f} ms): static accuracy {r['static_accuracy']:.3f}, best "
+                             f"{r['best_policy']}({r['best_param']:.2f}) {r['best_accuracy']:.3f} at "
+                             f"{r['best_cost'] * 1e3:.3f} ms")
+    return lines
