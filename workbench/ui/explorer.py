@@ -382,7 +382,7 @@ class ScheduleExplorer(W.VBox):
     def _measure(self):
         trace = self.session.trace
         hit = self.session.cached(trace)
-        if hit is not None and (hit.seconds is not None or hit.error):
+        if hit is not None and ((hit.seconds is not None and not hit.preliminary) or hit.error):
             self._show_result(hit)
             return
         self.busy = True
@@ -392,8 +392,12 @@ class ScheduleExplorer(W.VBox):
         self._worker.submit(self._measure_job, trace, t0)
 
     def _measure_job(self, generation, trace, t0):
+        def first(res):
+            if generation == self._worker.generation:
+                self.timings["first_point"] = time.perf_counter() - t0
+                self._show_result(res)
         try:
-            res = self.session.evaluate(trace, measure=self.measure)
+            res = self.session.evaluate(trace, measure=self.measure, on_first=first)
         except Exception as e:          # never let a worker die silently
             res = StepResult(trace, error=f"{type(e).__name__}: {e}")
         if generation != self._worker.generation:
@@ -413,6 +417,8 @@ class ScheduleExplorer(W.VBox):
             check = badge("✓ matches numpy", "#2e7d32") if res.correct else \
                 (badge("✗ differs from numpy", "#c0392b") if res.correct is False else "")
             pred = f" · cost model {res.predicted:.2f}" if res.predicted is not None else ""
+            if res.preliminary:
+                pred += ' <span style="color:#888">(one call; timing repeats…)</span>'
             self.status.value = (
                 f'<div style="font-size:13px"><b>step {self.session.position}</b> {check} '
                 f'<b style="font-size:15px">{res.gflops:.2f} GFLOP/s</b> ({res.seconds * 1e3:.3f} ms){pred}'
