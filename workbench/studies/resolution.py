@@ -124,6 +124,8 @@ class ResolutionConfig:
             raise ValueError(f"reference resolution {self.reference} must be one of {self.resolutions}")
         if min(self.resolutions) < 32:
             raise ValueError(f"ResNet-18 needs resolutions >= 32, got {self.resolutions}")
+        if self.trials < 1 or self.repeat < 1:
+            raise ValueError(f"trials and repeat must be >= 1, got {self.trials} and {self.repeat}")
         for m in self.face_models:
             if m not in FACE_MODELS:
                 raise ValueError(f"unknown face model {m!r}; choose from {', '.join(FACE_MODELS)}")
@@ -513,6 +515,17 @@ def summary(result: StudyResult) -> list:
                 lines.append(f"A1 r={r}: convs {tuned['conv_gflop']:.2f} GFLOP, tuned {tuned['conv_ms']:.1f} ms "
                              f"({tuned['gflops']:.0f} GFLOP/s), reused-224 configs "
                              f"{reused['conv_ms'] / tuned['conv_ms']:.2f}x the tuned latency")
+    if t.get("a1_whole_network"):
+        lines.append("A1 ResNet-18 end to end (hand schedules, 1 thread): " + ", ".join(
+            f"{int(r['resolution'])}px {r['ms']:.1f} ms ({r['gflops']:.0f} GFLOP/s)" for r in t["a1_whole_network"]))
+    if t.get("a1_vta"):
+        res = sorted({r["resolution"] for r in t["a1_vta"]})
+        for arm in ("per_resolution", "reused_224"):
+            sel = [r for r in t["a1_vta"] if r["arm"] == arm and "cycles" in r]
+            cyc = {x: sum(r["cycles"] * r["count"] for r in sel if r["resolution"] == x) for x in res}
+            macs = {x: sum(r["macs"] * r["count"] for r in sel if r["resolution"] == x) for x in res}
+            lines.append(f"A1 VTA ({arm} tiles): MACs per cycle " + ", ".join(
+                f"{int(x)}px {macs[x] / cyc[x]:.0f}" for x in res if cyc[x]))
     if t.get("a1_tuning_cost"):
         cold = np.median([r["cold_trials_to_95"] for r in t["a1_tuning_cost"]])
         warm = np.median([r["warm_trials_to_95"] for r in t["a1_tuning_cost"]])
