@@ -24,6 +24,8 @@ def add_parser(subparsers):
     p.add_argument("--images", type=int, default=None, help="augment: first N photos")
     p.add_argument("--views", type=int, default=None, help="augment: views per image and augmentation")
     p.add_argument("--size", type=int, default=None, help="augment: view side in px (>= 48)")
+    p.add_argument("--folds", type=int, default=None,
+                   help="augment: probe folds split by image (default: leave-one-image-out)")
     p.add_argument("--augmentations", default=None, help="augment: comma-separated subset")
     p.add_argument("--backbones", default=None, help="augment: comma-separated subset")
     p.add_argument("--resolutions", default=None, help="resolution: comma-separated A1 resolutions")
@@ -56,7 +58,8 @@ def _augment(args, out: str) -> list:
 
     from . import augment_probe as ap
     config = ap.ProbeConfig.quick() if args.quick else ap.ProbeConfig()
-    changes = {k: v for k, v in (("images", args.images), ("views", args.views), ("size", args.size))
+    changes = {k: v for k, v in (("images", args.images), ("views", args.views), ("size", args.size),
+                                            ("folds", args.folds))
                if v is not None}
     if args.augmentations:
         changes["augmentations"] = tuple(args.augmentations.split(","))

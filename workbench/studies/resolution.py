@@ -188,8 +188,8 @@ def _kernel(layer: ConvLayer, arm: str, cfg, threads: int):
 
 def _measure_arms(layer: ConvLayer, arms: dict, threads: int, rounds: int) -> dict:
     """arm -> (seconds, relative error vs numpy). The arms of a layer are timed in interleaved
-    rounds (a burst of load from other processes hits them alike) and each keeps its fastest
-    round: other processes only ever add time. The fallback runs once."""
+    rounds of 10 single calls (a burst of load from other processes hits them alike) and each
+    keeps its fastest call: other processes only ever add time. The fallback runs once."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, layer.in_channel, layer.height, layer.height), np.float32)
     w = rng.standard_normal((layer.out_channel, layer.in_channel, layer.kernel, layer.kernel), np.float32)
@@ -211,9 +211,8 @@ def _measure_arms(layer: ConvLayer, arms: dict, threads: int, rounds: int) -> di
         for k, (f, o) in built.items():
             if k == "fallback" and i:
                 continue
-            t = f.time(x, w, o, repeat=1, number=1 if k == "fallback" else None,
-                       min_time=0.0 if k == "fallback" else 0.02)
-            out[k][0] = min(out[k][0], t.median)
+            t = f.time(x, w, o, number=1, repeat=1 if k == "fallback" else 10, min_time=0.0)
+            out[k][0] = min(out[k][0], t.min)
     return {arm: tuple(out[key(arm)]) for arm in arms}
 
 
@@ -313,9 +312,9 @@ def whole_network(config: ResolutionConfig, progress: bool = True) -> list:
         cn = nets.CompiledNet(net, r, cache=cache)
         x = net.preprocess(rng.random((r, r, 3), np.float32))
         err = nets.max_abs_error(cn, x)
-        t = cn.time(x, repeat=config.repeat)
-        rows.append({"resolution": r, "gflop": cn.flops / 1e9, "ms": t.median * 1e3,
-                     "gflops": cn.flops / t.median / 1e9, "max_abs_err_vs_torch": err,
+        t = cn.time(x, calls=10 * config.repeat)
+        rows.append({"resolution": r, "gflop": cn.flops / 1e9, "ms": t.min * 1e3, "median_ms": t.median * 1e3,
+                     "gflops": cn.flops / t.min / 1e9, "max_abs_err_vs_torch": err,
                      "threads": config.threads})
     return rows
 
@@ -448,7 +447,7 @@ def resolution_table(config: ResolutionConfig, progress: bool = True):
                 lowest.append(np.concatenate(cn.features(x)))
         errs.append(nets.max_abs_error(cn, net.preprocess(images.gray_to_rgb(images.resize(crops[0], r)))))
         latency[j] = cn.time(net.preprocess(images.gray_to_rgb(images.resize(crops[0], r))),
-                             repeat=config.repeat).median
+                             calls=40 * config.repeat).min   # best case: load only adds time
         flops[j] = cn.flops
         if j == 0:
             feats = np.stack(lowest)
