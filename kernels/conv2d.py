@@ -207,6 +207,14 @@ def cpu_template(cfg, batch: int, in_channel: int, height: int, width: int, out_
     return s, [data, kernel, out]
 
 
+def _template_reference(inputs, batch, in_channel, height, width, out_channel, kernel_size, stride=1,
+                        padding=0, dtype="float32"):
+    return [reference(*inputs, stride=stride, padding=padding)]
+
+
+cpu_template.reference = _template_reference
+
+
 # ------------------------------------------------------------------------------------------------
 # VTA (accel.vta): TVM's conv2d_packed template, int8 in, int32 accumulate, >> shift + clip out
 def vta_compute(env, batch, in_channel, height, width, out_channel, kernel_size, stride=1,

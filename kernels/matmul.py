@@ -103,3 +103,10 @@ def cpu_template(cfg, M: int, N: int, K: int, dtype: str = "float32"):
         s[packed].vectorize(z)
         s[packed].parallel(x)
     return s, [A, B, C]
+
+
+def _template_reference(inputs, M, N, K, dtype="float32"):
+    return [reference(*inputs)]
+
+
+cpu_template.reference = _template_reference     # tuning checks candidates against numpy (fast)

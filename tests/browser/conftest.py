@@ -49,9 +49,14 @@ class Server:
         (cfg / "labconfig").mkdir(parents=True)
         (cfg / "labconfig" / "page_config.json").write_text(json.dumps(
             {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        # render every cell: with JupyterLab 4's windowing, cells out of view have no text or canvas
+        settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
+        settings.mkdir(parents=True)
+        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
         self.port = _free_port()
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(cfg), JUPYTER_DATA_DIR=str(tmp / "data"),
                    JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
+                   JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
                    PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
         env.pop("JUPYTER_PATH", None)
         klass = "LabApp" if app == "lab" else "JupyterNotebookApp"

@@ -28,13 +28,16 @@ _ALL_RAN = """() => { const p = window.jupyterapp.shell.currentWidget;
   const k = p.sessionContext.session.kernel;
   return cells.every(c => c.model.executionCount !== null) && k.status === 'idle'; }"""
 
-# Bokeh data sources in the page (jupyter_bokeh: one document per BokehModel)
+# Bokeh data sources in the page (jupyter_bokeh: one document per BokehModel). Bokeh keeps the
+# documents in Bokeh.documents and the root views in Bokeh.index (a Map or a plain object).
+_MODELS = """(() => { const vals = x => !x ? [] : (typeof x.values === 'function' ? [...x.values()] : Object.values(x));
+  const docs = new Set(vals(window.Bokeh.documents));
+  try { for (const v of window.Bokeh.index.values()) if (v && v.model) docs.add(v.model.document); } catch (e) {}
+  const out = []; for (const d of docs) if (d) out.push(...vals(d._all_models)); return out; })()"""
 _CDS_LEN = """([col, other]) => { let best = -1;
-  for (const v of window.Bokeh.index.values()) {
-    for (const m of v.model.document._all_models.values()) {
-      const d = m.data; if (d && d.get && d.get(col) && d.get(other)) best = Math.max(best, d.get(col).length);
-    } }
-  return best; }"""
+  for (const m of %s) { const d = m.data;
+    if (d && d.get && d.get(col) && d.get(other)) best = Math.max(best, d.get(col).length); }
+  return best; }""" % _MODELS
 
 
 def open_and_run(page, server, notebook: str, errors: list):
@@ -115,10 +118,7 @@ def test_autotune_dashboard_lab(lab, browser):
         assert dash.count() == 2                                   # live one + the opened log
         assert canvases(page) >= 6
         expect(dash.first.locator(".wb-dash-summary")).to_contain_text("guided", timeout=WAIT_MS)
-        page.wait_for_function("() => { let n = 0; for (const v of window.Bokeh.index.values())"
-                               " for (const m of v.model.document._all_models.values())"
-                               " { const d = m.data; if (d && d.get && d.get('knobs')) n = Math.max(n, d.get('knobs').length); }"
-                               " return n >= 40; }", timeout=WAIT_MS)
+        page.wait_for_function(f"() => ({_CDS_LEN})(['knobs', 'gflops']) >= 40", timeout=WAIT_MS)
         shot(page, dash.first, "dashboard")
         assert_clean(page, errors)
     finally:

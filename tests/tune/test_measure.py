@@ -54,3 +54,16 @@ def test_dask_local_cluster(tmp_path):
     assert len(d) == 4 and all(r["result"]["error_no"] == 0 for r in d)
     assert set(d[0]) == set(loc[0]) and set(d[0]["result"]) == set(loc[0]["result"])
     assert d[0]["measure"]["kind"] == "DaskMeasure"
+
+
+def test_workers_recycled():
+    import kernels
+    task = tune.Task(kernels.matmul.cpu_template, args=(16, 32, 8))
+    import numpy as np
+    idx = task.space.sample(np.random.default_rng(0), 5)
+    with tune.LocalMeasure(number=1, repeat=1, n_parallel=1, recycle_every=2) as m:
+        pids = []
+        for i in idx:
+            assert m.measure_batch(task, [i])[0].ok
+            pids.append(m._runner.proc.pid)
+    assert len(set(pids)) >= 2          # a fresh runner process every 2 candidates

@@ -64,6 +64,7 @@ class ModuleEmitter:
         self.triple, self.datalayout = triple, datalayout
         self.n_outlined = 0
         self._loop_md: dict[str, str] = {}
+        self.vector_bits = 512           # the target's widest vector register
         self.messages: list[str] = []    # run-time check k fails with status k -> messages[k - 1]
 
     def check_status(self, message: str) -> int:
@@ -127,6 +128,7 @@ class FunctionBuilder:
         self.ranges: dict = {}     # Var -> (lo, hi) inclusive, when the loop bounds are known
         self.heap: list[Val] = []  # heap buffers live at this point (freed on an early return)
         self.outlined = outlined       # the body of a parallel loop (parallel.py)
+        self.reduction = None          # the reduction update node being emitted (emit.store)
         self.nthreads = nthreads
         self._pure: dict[int, tuple] = {}
         self.new_block("entry")
@@ -180,8 +182,12 @@ class FunctionBuilder:
                 self.call(free, "void", [p])
         self.emit(f"ret i32 {status.ref}")
 
-    def finish(self) -> str:
-        self.emit("ret void" if self.ret == "void" else "ret i32 0")
+    def finish(self, result: Val | None = None) -> str:
+        """Close the function (returning `result`, or void / status 0) and add it to the module."""
+        if result is not None:
+            self.emit(f"ret {result}")
+        else:
+            self.emit("ret void" if self.ret == "void" else "ret i32 0")
         lines = [self.header]
         for i, (label, body) in enumerate(self.blocks):
             lines.append(f"{label}:")

@@ -30,11 +30,14 @@ from ..ir import dtype as dt
 from ..ir import expr as E
 from ..ir import stmt as S
 from ..lower.unroll import MAX_UNROLL
-from .builder import (CodegenError, FunctionBuilder, ModuleEmitter, Val, _lanes_of, _scalar_of, _suffix, i64)
+from .builder import (CodegenError, FunctionBuilder, ModuleEmitter, Val, _lanes_of, _scalar_of, _splat_int, _suffix,
+                      i64)
+from .vecmath import VECTOR_MATH, math_function
 from .llvm_types import elem_size, literal, llvm_type, scalar_literal, storage_type, vec, vector_literal
 
 STACK_LIMIT = 64 * 1024      # Allocate up to this many bytes on the stack (entry-block alloca)
 FP = "contract"              # fast-math flags on float arithmetic: fuse to FMA, never reassociate
+FP_REDUCE = "reassoc contract"   # ... except the update of a reduction (see _reduction_update)
 _INDEX_DTYPES = {"int32": (-2 ** 31, 2 ** 31 - 1), "int64": (-2 ** 63, 2 ** 63 - 1)}
 
 
@@ -167,19 +170,36 @@ class FunctionEmitter(FunctionBuilder):
         a, b = self.value(e.a), self.value(e.b)
         t = type(e)
         if dt.is_float(e.dtype):
-            return self.binop(_FOP[t], a, b, FP)
+            return self.binop(_FOP[t], a, b, FP_REDUCE if e is self.reduction else FP)
         if t is E.FloorDiv or t is E.FloorMod:
             return self.floordiv(a, b, mod=t is E.FloorMod, signed=dt.is_signed(e.dtype))
         if t is E.Div:
             raise CodegenError(f"integer `/` in `{e}`")
-        if t is E.ShiftRight:     # (core-schedule: shifts) arithmetic for signed, logical for unsigned
-            return self.binop("ashr" if dt.is_signed(e.dtype) else "lshr", a, b)
+        if t is E.ShiftLeft or t is E.ShiftRight:
+            return self.shift(a, b, left=t is E.ShiftLeft, signed=dt.is_signed(e.dtype))
         return self.binop(_IOP[t], a, b)
+
+    def shift(self, a: Val, b: Val, *, left: bool, signed: bool) -> Val:
+        """numpy's << and >>: a shift amount outside [0, bits) (negative included) gives 0, or the
+        sign fill for >> of a signed value — in LLVM such a shift is poison, so it is selected away."""
+        bits = int(_scalar_of(a.ty)[1:])
+        op = "shl" if left else ("ashr" if signed else "lshr")
+        c = b.const if b.const is not None else _splat_int(b.ref)
+        if c is not None and 0 <= c < bits:
+            return self.binop(op, a, b)
+        in_range = self.icmp("ult", b, self.const_like(bits, b.ty))
+        if op == "ashr":     # an over-long arithmetic shift right is a shift by bits - 1
+            return self.binop(op, a, self.select(in_range, b, self.const_like(bits - 1, b.ty)))
+        return self.select(in_range, self.binop(op, a, b), self.const_like(0, a.ty))
 
     def _minmax(self, e) -> Val:
         a, b = self.value(e.a), self.value(e.b)
         is_max = type(e) is E.Max
         if dt.is_float(e.dtype):
+            if e is self.reduction:
+                # llvm.maximum propagates NaN like numpy's max and vectorizes as a reduction
+                return self.call(self.mod.intrinsic("maximum" if is_max else "minimum", a.ty, [a.ty, a.ty],
+                                                    _suffix(a.ty)), a.ty, [a, b])
             c = self.op(f"fcmp {'ogt' if is_max else 'olt'} {a}, {b.ref}", vec("i1", _lanes_of(a.ty)))
             return self.select(c, a, b)
         signed = dt.is_signed(e.dtype)
@@ -280,6 +300,8 @@ class FunctionEmitter(FunctionBuilder):
                 fn = self.mod.intrinsic("abs", x.ty, [x.ty, "i1"], _suffix(x.ty))
                 return self.call(fn, x.ty, [x, Val("false", "i1")])
             raise CodegenError(f"{e.name} of an integer ({e}); cast to a float first")
+        if e.name in VECTOR_MATH and dt.base(e.dtype) == "float32":
+            return self.call(math_function(self.mod, e.name, x.ty), x.ty, [x])
         if e.name == "sigmoid":
             neg = self.op(f"fneg {x}", x.ty)
             ex = self._math("exp", neg)
@@ -383,7 +405,11 @@ class FunctionEmitter(FunctionBuilder):
         buf = s.buffer
         b = dt.base(buf.dtype)
         st, al = storage_type(b), elem_size(b)
+        if self._wide_copy(s):
+            return
+        self.reduction = _reduction_update(s)
         v = self.value(s.value)
+        self.reduction = None
         kind, p = self._address(buf, s.indices)
         lanes = dt.lanes(s.indices[0].dtype) if s.indices else 1
         if _lanes_of(v.ty) != lanes:
@@ -405,6 +431,30 @@ class FunctionEmitter(FunctionBuilder):
             fn = self.mod.intrinsic("masked.scatter", "void", [v.ty, p.ty, "i32", m.ty],
                                     f"{_suffix(v.ty)}.{_suffix(p.ty)}")
             self.call(fn, "void", [v, p, Val(str(al), "i32"), m])
+
+    def _wide_copy(self, s: S.BufferStore) -> bool:
+        """A contiguous copy wider than a vector register (e.g. a 64-lane write-back of a cache) as
+        register-wide loads and stores: what the machine does anyway, and LLVM's type legalization
+        of 64-lane shuffles costs a third of a matmul's build time."""
+        v = s.value
+        if type(v) is not E.BufferLoad or self.mask is not None or len(s.indices) != 1:
+            return False
+        lanes = dt.lanes(s.indices[0].dtype)
+        b = dt.base(s.buffer.dtype)
+        chunk = self.mod.vector_bits // (8 * elem_size(b))
+        if b == "bool" or dt.base(v.dtype) != b or lanes <= chunk or lanes % chunk:
+            return False
+        dst, src = _decompose(s.indices[0]), _decompose(v.indices[0])
+        if dst is None or src is None or dst[1] != 1 or src[1] != 1:
+            return False
+        st, al = storage_type(b), elem_size(b)
+        vt = vec(st, chunk)
+        pd, ps = self.gep(st, self.buffer_ptr(s.buffer), self.index(dst[0])), \
+            self.gep(st, self.buffer_ptr(v.buffer), self.index(src[0]))
+        for c in range(0, lanes, chunk):
+            x = self.op(f"load {vt}, ptr {self.gep(st, ps, i64(c)).ref}, align {al}", vt)
+            self.emit(f"store {x}, ptr {self.gep(st, pd, i64(c)).ref}, align {al}")
+        return True
 
     # -- statements -----------------------------------------------------------------------------
     def stmt(self, s):
@@ -536,7 +586,7 @@ class FunctionEmitter(FunctionBuilder):
 
 
 _FOP = {E.Add: "fadd", E.Sub: "fsub", E.Mul: "fmul", E.Div: "fdiv"}
-_IOP = {E.Add: "add", E.Sub: "sub", E.Mul: "mul", E.ShiftLeft: "shl"}
+_IOP = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}
 _ICMP = {E.LT: ("slt", "ult"), E.LE: ("sle", "ule"), E.GT: ("sgt", "ugt"), E.GE: ("sge", "uge"),
          E.EQ: ("eq", "eq"), E.NE: ("ne", "ne")}
 _FCMP = {E.LT: "olt", E.LE: "ole", E.GT: "ogt", E.GE: "oge", E.EQ: "oeq", E.NE: "une"}
@@ -551,6 +601,21 @@ _VALUE = {E.Add: FunctionEmitter._arith, E.Sub: FunctionEmitter._arith, E.Mul: F
           E.Call: FunctionEmitter._call, E.BufferLoad: FunctionEmitter._load,
           E.Ramp: FunctionEmitter._ramp_value, E.Broadcast: FunctionEmitter._broadcast}
 _VALUE.update({c: FunctionEmitter._cmp for c in _ICMP})
+
+
+def _reduction_update(s: S.BufferStore):
+    """The float `acc op x` of a reduction update `acc[idx] = acc[idx] op x` (op: + * max min), else
+    None. Its `+`/`*` may be reassociated: the loop vectorizer then keeps several partial results,
+    as numpy's pairwise summation does; nothing else is reordered."""
+    v = s.value
+    if type(v) not in (E.Add, E.Mul, E.Max, E.Min) or not dt.is_float(v.dtype):
+        return None
+    a = v.a
+    if type(a) is not E.BufferLoad or a.buffer is not s.buffer or len(a.indices) != len(s.indices):
+        return None
+    if all(E.structural_equal(x, y) for x, y in zip(a.indices, s.indices)):
+        return v
+    return None
 
 
 def _has_load(e) -> bool:
@@ -588,10 +653,11 @@ def _decompose(e):
 
 # ------------------------------------------------------------------------------------------------
 def emit_module(func: S.PrimFunc, *, target_attrs: str, triple: str = "", datalayout: str = "",
-                parallel_runtime: bool = True) -> tuple[str, str, list]:
+                parallel_runtime: bool = True, vector_bits: int = 512) -> tuple[str, str, list]:
     """-> (LLVM IR text, name of the entry function, messages of its run-time checks)."""
     mod = ModuleEmitter(func.name, target_attrs=target_attrs, triple=triple, datalayout=datalayout,
                         parallel_runtime=parallel_runtime)
+    mod.vector_bits = vector_bits
     params = [("ptr noalias", f"%a{i}") for i in range(len(func.params))] + [("i32", "%nthreads")]
     fe = FunctionEmitter(mod, mod.name, params, nthreads=Val("%nthreads", "i32"))
     for i, b in enumerate(func.params):

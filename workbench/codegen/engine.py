@@ -3,8 +3,9 @@
 Lifecycle (like numba's CodeLibrary): `lib = CodeLibrary(name); lib.add_ir(text); lib.finalize()`
 (parse, verify, optimize at O3 with loop and SLP vectorization, JIT-link) then `lib.address(sym)`.
 The library owns the ORC resource tracker, so the machine code lives exactly as long as the library.
-`.llvm_ir` is the optimized IR; `.asm` is produced on first access (it costs a second code
-generation, which builds should not pay).
+The optimized module is compiled to an object file by the target's machine and the object is
+JIT-linked (no print and re-parse of the IR). `.llvm_ir` (the optimized IR) and `.asm` are produced
+on first access (the assembly costs a second code generation, which builds should not pay).
 """
 from __future__ import annotations
 
@@ -79,8 +80,15 @@ def _jit(target: Target):
 
 @lru_cache(maxsize=None)
 def gomp_library() -> str | None:
-    """Load libgomp into the process (its symbols then resolve in JIT code); None if absent."""
+    """Load libgomp into the process (its symbols then resolve in JIT code); None if absent.
+
+    Threads that finish a parallel loop sleep rather than spin (OMP_WAIT_POLICY=passive, unless the
+    user set a policy): a spinning thread on a machine with more runnable threads than cores (shared
+    CI, notebooks next to a tuner) holds up its team for a whole scheduler time slice — softmax on
+    2 threads took 124 ms instead of 3 ms on a loaded 2-core machine. A futex wake-up costs a few
+    microseconds per parallel loop, nothing against kernels that are worth running in parallel."""
     _init()
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")   # read by libgomp when it is loaded
     names = [ctypes.util.find_library("gomp"), "libgomp.so.1", "libgomp.so",
              "/usr/lib/x86_64-linux-gnu/libgomp.so.1", "/usr/lib64/libgomp.so.1", "/usr/lib/libgomp.so.1"]
     for name in names:
@@ -158,7 +166,9 @@ class CodeLibrary:
         self._ir: list[str] = []
         self._tracker = None
         self._asm = None
-        self.llvm_ir: str | None = None
+        self._mod = None
+        self._llvm_ir: str | None = None
+        self.object_code: bytes | None = None
         self.timings: dict[str, float] = {}
 
     def add_ir(self, text: str) -> "CodeLibrary":
@@ -198,8 +208,10 @@ class CodeLibrary:
                     _optimize(mod, self.target, opt, slp=False)
                     mod.verify()
             t2 = time.perf_counter()
-            self.llvm_ir = str(mod)
-            builder = llvm.JITLibraryBuilder().add_ir(self.llvm_ir).add_current_process()
+            # machine code straight from the optimized module (no print and re-parse of its IR)
+            self.object_code = target_machine(self.target).emit_object(mod)
+            self._mod = mod
+            builder = llvm.JITLibraryBuilder().add_object_img(self.object_code).add_current_process()
             for e in exports:
                 builder.export_symbol(e)
             self._tracker = builder.link(_jit(self.target), f"{self.name}_{next(_counter)}")
@@ -213,8 +225,16 @@ class CodeLibrary:
         return self._tracker[name]
 
     @property
+    def llvm_ir(self) -> str | None:
+        """The optimized IR (printed on first access)."""
+        if self._llvm_ir is None and self._mod is not None:
+            with _lock:
+                self._llvm_ir = str(self._mod)
+        return self._llvm_ir
+
+    @property
     def asm(self) -> str:
         if self._asm is None:
             with _lock:
-                self._asm = target_machine(self.target).emit_assembly(llvm.parse_assembly(self.llvm_ir))
+                self._asm = target_machine(self.target).emit_assembly(self._mod)
         return self._asm

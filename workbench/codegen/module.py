@@ -63,7 +63,8 @@ class CompiledModule:
         triple, layout = engine.triple_and_layout(target)
         text, entry, messages = emit_module(func, target_attrs=engine.target_attrs(target),
                                             triple=triple, datalayout=layout,
-                                            parallel_runtime=gomp is not None)
+                                            parallel_runtime=gomp is not None,
+                                            vector_bits=target.vector_bits)
         t1 = time.perf_counter()
         self.unoptimized_ir = text
         self.entry = entry

@@ -17,7 +17,8 @@ import workbench as wb
 from .ir import Graph, GraphError
 from .memory import MemoryPlan, plan_memory
 from .passes import fuse_ops
-from .strategy import GroupProgram, lower_group
+from .strategy import GroupProgram, anchor_of, lower_group
+from .tasks import tuned_knobs
 
 
 @dataclass
@@ -170,13 +171,15 @@ def node_flops(g: Graph, n) -> int:
 
 
 def build(g: Graph, target=None, log=None, *, plan_memory_reuse: bool = True,
-          num_threads: int | None = None, progress: bool = False) -> GraphModule:
+          num_threads: int | None = None, progress: bool = False, calibration=None):
     """Compile every fused group of `g` (fusing first if it has no groups) for the host CPU.
     `log`: a tuning log whose best configs replace the default schedules (when tune lands);
-    `target`: None / "llvm" / a wb.Target for the CPU, or a VTA Env (see graph.vta)."""
+    `target`: None / "llvm" / a wb.Target for the CPU, or an accel.vta.Env: then the graph is
+    quantized (calibrated on `calibration`, a list of input dicts) and its convolutions run on
+    the VTA simulator (see graph.vta; returns a VTAGraphModule)."""
     if target is not None and type(target).__name__ == "Env":
         from .vta import build_vta
-        return build_vta(g, target, log=log)
+        return build_vta(g, target, calibration=calibration, log=log)
     if not isinstance(g, Graph):
         raise TypeError(f"build: expected a graph.Graph, got {type(g).__name__}")
     target = wb.Target.parse(target if target is not None else "llvm")
@@ -190,8 +193,11 @@ def build(g: Graph, target=None, log=None, *, plan_memory_reuse: bool = True,
         from tqdm.auto import tqdm
         items = tqdm(items, desc="compiling groups", unit="kernel")
     cache: dict = {}
+    knob_cache: dict = {}
     for gid, names in items:
-        prog: GroupProgram = lower_group(g, names)
+        anchor = anchor_of(g, names)
+        tuned = tuned_knobs(log, g, anchor, knob_cache) if log and anchor else {}
+        prog: GroupProgram = lower_group(g, names, tuned=tuned)
         key = _program_key(g, names)
         kernel = cache.get(key)
         if kernel is None:

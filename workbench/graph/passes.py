@@ -244,8 +244,11 @@ def pattern_of(n: Node) -> Pattern:
     return get_op(n.op).pattern
 
 
-def fuse_ops(g: Graph, target=None) -> Graph:
-    """Assign every compute node a fused group (Node.group), following TVM's rules."""
+def fuse_ops(g: Graph, target=None, fixed=()) -> Graph:
+    """Assign every compute node a fused group (Node.group), following TVM's rules. `fixed`: lists
+    of node names that form a group of their own that nothing else joins (e.g. VTA offloads)."""
+    fixed_of = {n: k for k, names in enumerate(fixed) for n in names}
+    fixed_gid: dict = {}
     consumers = g.consumers()
     position = {n.name: k for k, n in enumerate(g.nodes)}
     ancestors: dict = {}
@@ -261,7 +264,14 @@ def fuse_ops(g: Graph, target=None) -> Graph:
     for n in g.ops():
         p = pattern_of(n)
         gid = None
-        if p <= Pattern.INJECTIVE:
+        if n.name in fixed_of:
+            k = fixed_of[n.name]
+            if k not in fixed_gid:
+                fixed_gid[k] = len(members)
+                members[fixed_gid[k]] = set()
+            gid = fixed_gid[k]
+            master[gid] = Pattern.OPAQUE                 # nothing joins an offloaded group
+        elif p <= Pattern.INJECTIVE:
             # of the producers it could join, the one computed last (TVM fuses the residual add
             # into the conv that produces its later operand)
             for c in sorted(n.inputs, key=lambda i: -position[i]):
@@ -281,7 +291,8 @@ def fuse_ops(g: Graph, target=None) -> Graph:
             gid = len(members)
             members[gid], master[gid] = set(), p
         members[gid].add(n.name)
-        master[gid] = max(master[gid], p) if master[gid] != Pattern.OUT_ELEWISE_FUSABLE else master[gid]
+        if master[gid] not in (Pattern.OUT_ELEWISE_FUSABLE, Pattern.OPAQUE):
+            master[gid] = max(master[gid], p)
         tail[gid] = n.name
         group_of[n.name] = gid
     # number groups in execution order: by the position of the node whose value leaves them

@@ -71,7 +71,8 @@ def lower_group(g: Graph, names, *, tuned: dict | None = None) -> GroupProgram:
         ins = [tensors[i] for i in node.inputs]
         if nm == anchor and node.op in ("conv2d", "conv2d_transpose", "dense") \
                 and node.inputs[1] in g.params:
-            tensors[nm] = _blocked_anchor(g, node, ins, holders, ext, transforms, special)
+            tensors[nm] = _blocked_anchor(g, node, ins, holders, ext, transforms, special,
+                                          tuned or {})
         else:
             tensors[nm] = get_op(node.op).compute(ins, node)
             if nm == anchor:
@@ -84,10 +85,10 @@ def lower_group(g: Graph, names, *, tuned: dict | None = None) -> GroupProgram:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # a vectorize that stays a loop is fine here
         if "blocked" in special:
-            _schedule_blocked(s, special, out, prog.config)
+            _schedule_blocked(s, special, out, prog.config, tuned or {})
         elif anchor and g[anchor].op in ("conv2d_nchwc", "depthwise_conv2d_nchwc"):
             special["blocked"] = special["anchor"]
-            _schedule_blocked(s, special, out, prog.config)
+            _schedule_blocked(s, special, out, prog.config, tuned or {})
         elif anchor and g[anchor].op in ("max_pool2d_nchwc", "avg_pool2d_nchwc"):
             _schedule_pool_nchwc(s, out)
         elif anchor and g[anchor].op == "depthwise_conv2d":
@@ -98,7 +99,7 @@ def lower_group(g: Graph, names, *, tuned: dict | None = None) -> GroupProgram:
 
 
 # -- computes -------------------------------------------------------------------------------------
-def _blocked_anchor(g, node, ins, holders, ext, transforms, special):
+def _blocked_anchor(g, node, ins, holders, ext, transforms, special, tuned):
     """conv2d / conv2d_transpose / dense computed in a blocked layout from a kernel packed at
     compile time, followed by the stage that returns to the graph's layout (inlined later)."""
     w = g.params[node.inputs[1]]
@@ -119,6 +120,8 @@ def _blocked_anchor(g, node, ins, holders, ext, transforms, special):
     if node.op == "conv2d":
         F = w.shape[0]
         ob = conv_block(F)
+        if tuned.get("oc_bn") and F % tuned["oc_bn"] == 0:   # the layout is ours to choose here
+            ob = tuned["oc_bn"]
         transforms[wname] = lambda a, ob=ob: conv2d_nchwc.pack_kernel(a, ob)
         kshape = (F // ob, *w.shape[1:], ob)
         stride, padding, dilation = node.attr("strides"), node.attr("padding"), node.attr("dilation")
@@ -172,7 +175,7 @@ def _stage_named(s, prefix):
     return [st for st in s.stages if not st.is_placeholder and st.name.startswith(prefix)]
 
 
-def _schedule_blocked(s, special, out, config):
+def _schedule_blocked(s, special, out, config, tuned):
     """TVM x86 conv2d_NCHWc: register block of ow_block output columns x one vector of output
     channels, reduction (input channels, kernel taps) outside it, output rows in parallel; the
     epilogue (bias, ReLU, residual add, unblocking) runs in the output stage per register block."""
@@ -216,6 +219,8 @@ def _schedule_blocked(s, special, out, config):
     if ob == 1:     # one output channel per block (e.g. an RGB image): the columns are the vector
         owb = max(d for d in range(1, 65) if OW % d == 0)
         ohb = 1
+    elif tuned.get("ow_bn") and OW % tuned["ow_bn"] == 0:
+        owb, ohb = tuned["ow_bn"], 1
     else:
         owb = max(d for d in range(1, 15) if OW % d == 0)
         ohb = max(d for d in range(1, 15) if OH % d == 0 and d * owb <= 14) if owb == OW else 1
@@ -233,18 +238,32 @@ def _schedule_blocked(s, special, out, config):
     s[acc].compute_at(s[outer], xo)
     _, _, yb, xb, fb = s[acc].op.axis
     red = list(s[acc].op.reduce_axis)
+    ic_bn = tuned.get("ic_bn")
     if len(red) == 4:                       # rco, rci, ry, rx -> rco, ry, rx, rci (TVM's order)
         rco, rci, ry, rx = red
+        ib = rci.extent
+        if ic_bn and ic_bn > ib and ic_bn % ib == 0 and rco.extent % (ic_bn // ib) == 0:
+            rco, rcm = s[acc].split(rco, factor=ic_bn // ib)
+            s[acc].reorder(rco, ry, rx, rcm, rci, yb, xb, fb)
+        else:
+            s[acc].reorder(rco, ry, rx, rci, yb, xb, fb)
+    elif len(red) == 3 and ic_bn and ic_bn < red[0].extent and red[0].extent % ic_bn == 0:
+        rco, rci = s[acc].split(red[0], factor=ic_bn)       # the template's tile_ic
+        ry, rx = red[1:]
         s[acc].reorder(rco, ry, rx, rci, yb, xb, fb)
     else:
         s[acc].reorder(*red, yb, xb, fb)
+        rx = red[-1] if len(red) == 3 else None
+    if tuned.get("unroll_kw") and len(red) >= 3:
+        s[acc].unroll(rx)
     s[acc].unroll(yb)
     if ob == 1:
         s[acc].vectorize(xb)
     else:
         s[acc].unroll(xb)
         s[acc].vectorize(fb)
-    config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb)
+    config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb,
+                  **({"tuned": dict(tuned)} if tuned else {}))
 
 
 def _schedule_deconv(s, phases, out, config):

@@ -6,7 +6,7 @@ any other comparison or logical node as a Python bool raises with a hint.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from . import dtype as dt
@@ -52,7 +52,13 @@ class Expr:
     def __invert__(self): return Not(as_bool(self))
 
     def __hash__(self):
-        return hash((type(self),) + tuple(getattr(self, f.name) for f in fields(self)))
+        # structural, with variables by identity (consistent with bool(a == b)); iterative, cached
+        h = self.__dict__.get("_hash")
+        if h is None:
+            from .structural import structural_hash
+            h = structural_hash(self, map_free_vars=False)
+            object.__setattr__(self, "_hash", h)
+        return h
 
     def __bool__(self):
         raise TypeError(
@@ -79,6 +85,7 @@ class Expr:
 class Const(Expr):
     value: Any
     dtype: str
+    __children__ = ()
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -87,6 +94,7 @@ class Var(Expr):
     name: str
     dtype: str = "int32"
     _identity = True
+    __children__ = ()
 
     def __hash__(self):
         return id(self)
@@ -98,10 +106,12 @@ class Var(Expr):
 class BinOp(Expr):
     a: Expr
     b: Expr
+    __children__ = ("a", "b")
 
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return self.a.dtype
+    # dtype is stored at construction (children exist by then), so asking a deep expression for
+    # its dtype is O(1) rather than a recursion down its left spine
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", self.a.dtype)
 
 
 class Add(BinOp): pass
@@ -117,9 +127,8 @@ class ShiftRight(BinOp): pass   # arithmetic for signed dtypes, logical for unsi
 
 
 class CmpOp(BinOp):
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return dt.with_lanes("bool", dt.lanes(self.a.dtype))
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", dt.with_lanes("bool", dt.lanes(self.a.dtype)))
 
 
 class LT(CmpOp): pass
@@ -155,10 +164,10 @@ class Or(CmpOp): pass
 @dataclass(frozen=True, eq=False, repr=False)
 class Not(Expr):
     a: Expr
+    __children__ = ("a",)
 
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return self.a.dtype
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", self.a.dtype)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -167,16 +176,17 @@ class Select(Expr):
     cond: Expr
     t: Expr
     f: Expr
+    __children__ = ("cond", "t", "f")
 
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return self.t.dtype
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", self.t.dtype)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Cast(Expr):
     dtype: str
     value: Expr
+    __children__ = ("value",)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -185,6 +195,7 @@ class Call(Expr):
     name: str
     args: tuple
     dtype: str
+    __children__ = ("args",)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -192,6 +203,7 @@ class TensorRead(Expr):
     """`A[i, j]` on a te.Tensor, before lowering binds tensors to buffers."""
     tensor: Any
     indices: tuple
+    __children__ = ("indices",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -205,6 +217,7 @@ class Reduce(Expr):
     source: Expr
     axis: tuple
     condition: Expr | None = None
+    __children__ = ("source", "condition")
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -217,6 +230,7 @@ class BufferLoad(Expr):
     which the vectorizer may turn into a Ramp."""
     buffer: Any
     indices: tuple
+    __children__ = ("indices",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -229,6 +243,7 @@ class Ramp(Expr):
     base: Expr
     stride: int
     lanes: int
+    __children__ = ("base",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -239,6 +254,7 @@ class Ramp(Expr):
 class Broadcast(Expr):
     value: Expr
     lanes: int
+    __children__ = ("value",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -284,7 +300,7 @@ def convert(x, like: str | None = None) -> Expr:
                 like = "float32"
             target = dt.base(like) if b != "bool" or isinstance(x, bool) else None
             if target is not None and dt.is_int(target) and target != "bool" and not isinstance(x, bool):
-                _check_fits(int(x), target)
+                check_int_fits(int(x), target)
             return const(x, target)
         return const(x)
     import numpy as np  # numpy scalars, e.g. from shape arithmetic
@@ -293,7 +309,7 @@ def convert(x, like: str | None = None) -> Expr:
     raise TypeError(f"cannot convert {type(x).__name__} {x!r} to an expression")
 
 
-def _check_fits(v: int, dtype: str):
+def check_int_fits(v: int, dtype: str):
     # `int8_expr + 300` must not silently become int8(44): a literal takes its neighbour's dtype,
     # so it has to fit in it (cast the expression first to compute in a wider type)
     bits = dt.bits(dtype)
@@ -343,13 +359,11 @@ def logical(cls, a, b) -> Expr:
 
 
 def structural_equal(a, b) -> bool:
+    """Structural equality with variables, buffers and tensors compared by identity (what passes
+    need: `x + 1` and `y + 1` differ). For equality up to renaming use ir.structural_equal."""
     if a is b:
         return True
     if type(a) is not type(b):
         return False
-    if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(structural_equal(x, y) for x, y in zip(a, b))
-    if getattr(a, "_identity", False) or not hasattr(a, "__dataclass_fields__"):
-        # variables, buffers, tensors: two of them are the same only if they are one object
-        return a is b if getattr(a, "_identity", False) else bool(a == b)
-    return all(structural_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+    from .structural import structural_equal as _eq
+    return _eq(a, b, map_free_vars=False)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.simplify import simplify_expr
-from ..ir.visitor import post_order, substitute
+from ..ir.visitor import free_vars, post_order, substitute
 from ..schedule.errors import ScheduleError
 from ..schedule.stage import MAX_LANES
+from ..schedule.tensorize import match_intrin
+from ..te.intrin import BufferView
 from ..te.api import reduce_identity
 from ..te.tensor import ComputeOp, Tensor
 from .bound import StageBounds, infer_region, propagate, root_values
@@ -163,16 +165,84 @@ class _Lowering:
         main = _guard(main, conds)
         leaves = st.leaf_iter_vars
         first_red = next((p for p, iv in enumerate(leaves) if iv.kind == "reduce"), None)
-        stmt = main
-        for p in range(len(leaves) - 1, -1, -1):
+        stmt, start, tz = main, len(leaves), None
+        if st.tensorized:
+            tz = self._tensorized(st, values, conds, init is not None)
+            if tz[1] is None:
+                tz = None           # backend-lowered intrinsic: the loops stay (see _loop)
+            else:
+                start, stmt = tz[0], tz[1]
+        for p in range(start - 1, -1, -1):
             iv = leaves[p]
             stmt = self._with_attached(st, iv, stmt)
             stmt = self._loop(st, iv, stmt)
             if p == first_red and init is not None:
-                stmt = S.seq(self._init_nest(st, leaves[p + 1:], init), stmt)
+                if tz is None:
+                    stmt = S.seq(self._init_nest(st, leaves[p + 1:], init), stmt)
+                else:         # the intrinsic's reset initialises the output region it updates
+                    stmt = S.seq(self._init_nest(st, leaves[p + 1:start], tz[2]), stmt)
         if init is not None and first_red is None:  # reduction over nothing scheduled: init first
             stmt = S.seq(init, stmt)
         return stmt
+
+    def _tensorized(self, st, values, conds, is_reduction):
+        """(position of the tensorized axis, what replaces its sub-nest, the reset statement or None)."""
+        (axis, intrin), = st.tensorized.items()
+        sb = self.bounds[st]
+        if axis not in st.leaf_iter_vars:
+            raise ScheduleError("tensorize", f"axis={axis.name}", "the axis is no longer a loop of the stage",
+                                st.name)
+        plan = match_intrin(st, axis, intrin, extent=lambda iv: sb.ext[iv])
+        pos = st.leaf_iter_vars.index(axis)
+        inner_vars = {iv.var for iv in plan.inner}
+        # guards of a compute_at region are conservative; drop those the loop ranges prove true
+        ranges = {iv.var: (0, b.ext[iv] - 1) for other, b in self.bounds.items()
+                  for iv in other.leaf_iter_vars if iv in b.ext}
+        conds = [c for c in (simplify_expr(c, ranges) for c in conds)
+                 if not (type(c) is E.Const and c.value is True)]
+        for c in conds:
+            if free_vars(c) & inner_vars:
+                raise ScheduleError("tensorize", f"axis={axis.name}", f"a split inside the sub-nest does not "
+                                    f"divide its axis, leaving a tail (guard `{c}`) the intrinsic cannot "
+                                    "cover; use factors that divide the extents", st.name)
+        zero = {v: E.const(0) for v in inner_vars | set(plan.intrin_vars)}
+        start = {plan.base[iv]: simplify_expr(substitute(values[iv.var], zero)) for iv in st.root_iter_vars}
+        ins = []
+        for t, (tc, idx) in zip(intrin.inputs, plan.reads):
+            src = self.stage_of(tc)
+            if src.attach == "inline":
+                raise ScheduleError("tensorize", f"intrin={intrin.name}", f"input {src.name} is inlined; the "
+                                    "intrinsic needs it in a buffer (compute_root it)", st.name)
+            load = self._loads(E.TensorRead(tc, tuple(substitute(substitute(i, start), zero) for i in idx)))
+            ins.append(BufferView(load.buffer, tuple(simplify_expr(i) for i in load.indices), t.shape, t))
+        out_offsets = tuple(simplify_expr(substitute(sb.offset[iv], zero)) for iv in st.op.axis)
+        outs = [BufferView(self.buffers[st], out_offsets, intrin.output.shape, intrin.output)]
+        for v, t in zip(ins + outs, list(intrin.inputs) + [intrin.output]):
+            need = intrin.scope_of(t)
+            if need is not None and v.scope != need:
+                raise ScheduleError("tensorize", f"intrin={intrin.name}", f"the intrinsic needs {t.name} in "
+                                    f"scope {need!r} but buffer {v.name} is in {v.scope!r}", st.name)
+        if intrin.lower_fn is None:     # a backend lowers it: keep the loops, mark the outermost
+            return pos, None, None
+        res = intrin.lower_fn(ins, outs)
+        body, reset, update = res if isinstance(res, tuple) else (res, None, None)
+        if isinstance(res, tuple) and len(res) != 3 or not all(x is None or isinstance(x, S.Stmt)
+                                                                for x in (body, reset, update)):
+            raise ScheduleError("tensorize", f"intrin={intrin.name}", f"lower_fn returned {res!r}; expected "
+                                "a loop-IR statement or (body, reset, update)", st.name)
+        if not is_reduction or plan.reduce_inside:
+            if body is None:
+                if reset is None or update is None:
+                    raise ScheduleError("tensorize", f"intrin={intrin.name}", "lower_fn returned no body and "
+                                        "not both reset and update", st.name)
+                body = S.seq(reset, update)
+            return pos, _guard(body, conds), None
+        if reset is None or update is None:
+            raise ScheduleError("tensorize", f"intrin={intrin.name}", f"reduction loops of {st.name!r} are "
+                                f"outside the sub-nest under {axis.name}, so the intrinsic is called "
+                                "repeatedly on one output region: lower_fn must return (body, reset, update)",
+                                st.name)
+        return pos, _guard(update, conds), reset
 
     def _loop(self, st, iv, body):
         sb = self.bounds[st]
@@ -182,6 +252,8 @@ class _Lowering:
             raise ScheduleError("vectorize", f"axis={iv.name}", f"extent {sb.ext[iv]} (after bound "
                                 f"inference) is too long to vectorize (at most {MAX_LANES} lanes); split it "
                                 f"first{_step_note(st, iv)}", st.name)
+        if iv in st.tensorized and st.tensorized[iv].lower_fn is None:
+            ann = ann + (("tensorize", st.tensorized[iv].name),)
         thread = st.bindings.get(iv)
         if thread is not None:
             if thread.extent is not None and thread.extent != sb.ext[iv]:

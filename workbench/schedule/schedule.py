@@ -8,7 +8,7 @@ from ..te.tensor import ComputeOp, IterVar, Operation, Tensor, make_tensor
 from .errors import ScheduleError
 from .scopes import check_scope
 from .stage import Fuse, Split, Stage, unique_name
-from .trace import Step, Trace
+from .trace import Step, Trace, normalize_arg
 
 
 def _topo_ops(outputs) -> list:
@@ -67,8 +67,12 @@ class Schedule:
                 continue
             where = {"root": "root", "inline": "inlined"}.get(st.attach) or \
                 f"at {st.attach_stage.name}.{st.attach_ivar.name}"
-            loops = ", ".join(iv.name + (f"[{st.kinds[iv]}]" if iv in st.kinds else "")
-                              for iv in st.leaf_iter_vars)
+            def mark(iv):
+                marks = [st.kinds[iv]] if iv in st.kinds else []
+                marks += [st.bindings[iv].thread_tag] if iv in st.bindings else []
+                marks += [f"tensorize {st.tensorized[iv].name}"] if iv in st.tensorized else []
+                return f"[{', '.join(marks)}]" if marks else ""
+            loops = ", ".join(iv.name + mark(iv) for iv in st.leaf_iter_vars)
             scope = "" if st.scope == "global" else f" ({st.scope})"
             lines.append(f"{st.name}{scope}: {where}; loops {loops}" if st.attach != "inline"
                          else f"{st.name}: inlined")
@@ -141,7 +145,8 @@ class Schedule:
         return None
 
     def _record(self, primitive, stage, args, kwargs, outputs):
-        self.trace = self.trace.append(Step(primitive, stage, tuple(args), tuple(sorted(kwargs.items())),
+        self.trace = self.trace.append(Step(primitive, stage, normalize_arg(tuple(args)),
+                                            tuple(sorted((k, normalize_arg(v)) for k, v in kwargs.items())),
                                             tuple(outputs)))
 
     # -- graph queries -------------------------------------------------------------------------
@@ -213,6 +218,13 @@ class Schedule:
             reader_stages.append(st)
         if not reader_stages:
             raise ScheduleError("cache_read", "readers=[]", "give at least one reader")
+        if src.attach == "at" and src.attach_stage in reader_stages:
+            # the readers would read the cache instead, leaving src computed inside a loop of a
+            # stage that no longer reads it (lowering would then blame compute_at)
+            raise ScheduleError("cache_read", f"readers=[{src.attach_stage.name}]", f"{src.name!r} is computed "
+                                f"at {src.attach_stage.name}.{src.attach_ivar.name} (compute_at); reading it "
+                                "through a cache would leave it inside a stage that no longer reads it. Apply "
+                                f"cache_read before compute_at, or s[{src.name!r}].compute_root() first")
         name = self._unique_stage_name(f"{src.name}.{scope}")
         src_t = src.op.output(0)
         axis = tuple(IterVar(E.Var(f"ax{d}"), 0, ext, "data") for d, ext in enumerate(src_t.shape))
@@ -261,6 +273,12 @@ class Schedule:
         self.stages.insert(self.stages.index(st), cache_stage)
         self._record("cache_write", None, (st.name, scope), {}, (name,))
         return cache_t
+
+    def rfactor(self, tensor, axis, factor_axis: int = 0):
+        """Factor the reduction of `tensor` over its reduction loop `axis` into a new stage
+        (returned) whose data axis `factor_axis` is `axis`; `tensor` then reduces over it."""
+        from .rfactor import rfactor
+        return rfactor(self, tensor, axis, factor_axis)
 
     def _ops_of(self, stage):
         return [(opid, st) for opid, st in self._stage_of.items() if st is stage]

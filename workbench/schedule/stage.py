@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from numbers import Integral
 
 from ..ir import expr as E
-from ..te.tensor import ComputeOp, IterVar, PlaceholderOp
+from ..te.tensor import THREAD_TAGS, ComputeOp, IterVar, PlaceholderOp, make_thread_axis
 from .errors import ScheduleError
 
 PRAGMAS = ("auto_unroll_max_step",)
@@ -190,7 +190,7 @@ class Stage:
 
     def _move_attrs(self, old, new):
         # a loop kind or pragma set on an axis stays with the outer part when it is split/fused
-        for attr in ("kinds", "pragmas", "kind_steps", "bindings"):
+        for attr in ("kinds", "pragmas", "kind_steps", "bindings", "tensorized"):
             d = getattr(self, attr)
             if old in d:
                 d[new] = d.pop(old)
@@ -287,7 +287,8 @@ class Stage:
             what = "the output would be updated by several threads at once" if kind == "parallel" \
                 else "lanes would accumulate into one element"
             raise self._err(primitive, f"axis={iv.name}", f"{iv.name} is a reduction axis; {what}. "
-                            "Use rfactor-style splitting or reorder a data axis innermost instead")
+                            "Use s.rfactor(tensor, axis) to make it a data axis of a new stage, or reorder a data axis "
+                            "innermost instead")
         # The extent is final only for an output stage (always at the root); another stage may be
         # (or later be) computed at a consumer's loop, where bound inference shrinks its loops, so
         # its check waits for lowering (schedule_ops), as TVM's tutorial GEMM schedule needs.
@@ -398,24 +399,40 @@ class Stage:
         """Compute this stage at the top level, over its whole domain (the default)."""
         if self.is_placeholder:
             raise self._err("compute_root", "self", "a placeholder (input) is not computed")
+        saved = self.attach, self.attach_stage, self.attach_ivar
         self.attach, self.attach_stage, self.attach_ivar = "root", None, None
+        self._check_attachments_kept("compute_root", saved)
         self._record("compute_root")
 
+    def _check_attachments_kept(self, primitive: str, saved):
+        """Making an inlined stage real again gives its producers a new reader: a producer computed
+        at another stage's loop would then feed a reader outside that loop. Refused here, naming
+        the primitive that would break it (lowering would otherwise name the older compute_at)."""
+        for st in self.schedule.stages:
+            if st.attach == "at":
+                readers = self.schedule._effective_readers(st)
+                if readers != [st.attach_stage]:
+                    self.attach, self.attach_stage, self.attach_ivar = saved
+                    raise self._err(primitive, "self", f"{st.name!r} is computed at {st.attach_stage.name!r}'s "
+                                    f"loop and would also be read by [{', '.join(r.name for r in readers if r is not st.attach_stage)}]"
+                                    f"; compute {st.name!r} at the root first")
+
     # -- threads -----------------------------------------------------------------------------------
-    def bind(self, axis, thread):
+    def bind(self, axis, thread, extent: int | None = None):
         """Bind a leaf axis to a thread axis, `te.thread_axis("cthread")` (VTA's virtual threads).
 
         The loop is kept in the IR with a `thread_binding` annotation for a backend (the VTA compiler)
-        to interleave; a CPU build rejects it. `thread` may also be the tag string ("cthread")."""
-        from ..te.tensor import THREAD_TAGS
+        to interleave; a CPU build rejects it. `thread` may also be the tag string ("cthread"), with
+        the thread axis's fixed `extent` if it has one (that is how the trace records it)."""
         self._need_loops("bind", f"axis={getattr(axis, 'name', axis)}")
         iv = self._leaf(axis, "bind", "axis")
         if isinstance(thread, str):
             if thread not in THREAD_TAGS:
                 raise self._err("bind", f"thread={thread!r}", f"unknown thread tag; known: "
                                 f"{', '.join(THREAD_TAGS)}")
-            from ..te.tensor import make_thread_axis
-            thread = make_thread_axis(None, thread, thread)
+            if extent is not None and not _positive_int(extent):
+                raise self._err("bind", f"extent={extent!r}", "extent must be a positive int")
+            thread = make_thread_axis(None if extent is None else int(extent), thread, thread)
         if not isinstance(thread, IterVar) or thread.kind != "thread":
             raise self._err("bind", f"thread={getattr(thread, 'name', thread)!r}", "expected a thread axis "
                             "made by te.thread_axis('cthread')")
@@ -427,10 +444,37 @@ class Stage:
                             f"{self.bindings[iv].thread_tag}")
         if iv in self.kinds:
             raise self._err("bind", f"axis={iv.name}", f"{iv.name} is already {self.kinds[iv]}")
-        if thread.extent is not None and thread.extent != iv.extent and self.attach == "root" \
-                and self.is_output:
+        # an output's extents are final; other stages' loops may shrink (compute_at): see lowering
+        if thread.extent is not None and thread.extent != iv.extent and self.is_output:
             raise self._err("bind", f"thread={thread.name}", f"the thread axis has extent {thread.extent} "
                             f"but {iv.name} has extent {iv.extent}")
         self.bindings[iv] = thread
         self.kind_steps[iv] = len(self.schedule.trace)
-        self._record("bind", (iv.name, thread.thread_tag))
+        self._record("bind", (iv.name, thread.thread_tag),
+                     {} if thread.extent is None else {"extent": thread.extent})
+
+    # -- tensor intrinsics ---------------------------------------------------------------------------
+    def tensorize(self, axis, intrin):
+        """Replace the loop nest under `axis` (included) by a tensor intrinsic
+        (te.decl_tensor_intrin, or its name). The sub-nest must compute exactly the intrinsic's
+        compute; otherwise a ScheduleError says which axis or access differs."""
+        from ..te.intrin import as_tensor_intrin, get_tensor_intrin
+        from .tensorize import match_intrin
+        self._need_loops("tensorize", f"axis={getattr(axis, 'name', axis)}")
+        iv = self._leaf(axis, "tensorize", "axis")
+        if isinstance(intrin, str):
+            found = get_tensor_intrin(intrin)
+            if found is None:
+                raise self._err("tensorize", f"intrin={intrin!r}", "no tensor intrinsic of that name was "
+                                "declared (te.decl_tensor_intrin) in this process")
+            intrin = found
+        found = as_tensor_intrin(intrin)
+        if found is None:
+            raise self._err("tensorize", f"intrin={intrin!r}", "expected a te.decl_tensor_intrin(...) result")
+        intrin = found
+        if self.tensorized:
+            other = next(iter(self.tensorized))
+            raise self._err("tensorize", f"axis={iv.name}", f"the stage is already tensorized at {other.name}")
+        match_intrin(self, iv, intrin)
+        self.tensorized[iv] = intrin
+        self._record("tensorize", (iv.name, intrin.name))

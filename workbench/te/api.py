@@ -147,7 +147,12 @@ def min(a, b=None, axis=None, where=None):  # noqa: A001
 
 # -- scalars, conditions, math -----------------------------------------------------------------
 def const(value, dtype: str | None = None) -> E.Const:
-    return E.const(value, None if dtype is None else dt.check(dtype))
+    """A typed constant; an integer must fit its dtype (te.const(300, "int8") is an error)."""
+    if dtype is not None:
+        dtype = dt.check(dtype)
+        if dt.is_int(dtype) and isinstance(value, Integral) and not isinstance(value, bool):
+            E.check_int_fits(int(value), dt.base(dtype))
+    return E.const(value, dtype)
 
 
 def if_then_else(cond, t, f) -> E.Expr:

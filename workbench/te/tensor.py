@@ -176,9 +176,7 @@ class Tensor:
             e = to_expr(x)
             if not dt.is_int(e.dtype):
                 raise TypeError(f"index {e} of {self.name} has dtype {e.dtype}; indices must be integers")
-            if _reads_tensor(e):
-                raise ValueError(f"data-dependent index {e} into {self.name} is not supported "
-                                 "(bounds could not be checked)")
+            # data-dependent indices (gathers, X[I[i]]) are allowed: lowering checks them at run time
             indices.append(e if e.dtype == "int32" else e.astype("int32"))
         return E.TensorRead(self, tuple(indices))
 
@@ -192,12 +190,6 @@ class Tensor:
     def _not_scalar(self, *_):
         raise TypeError(f"tensor {self.name} is not a scalar expression; index it, e.g. {self.name}[i, j]")
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _not_scalar
-
-
-def _reads_tensor(e) -> bool:
-    found = []
-    walk(e, lambda n: found.append(1) if type(n) is E.TensorRead else None)
-    return bool(found)
 
 
 def make_tensor(op) -> Tensor:

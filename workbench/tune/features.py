@@ -14,8 +14,6 @@ MAX_LOOPS rows, zero-padded):
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-
 import numpy as np
 
 from workbench.ir import expr as E
@@ -27,17 +25,6 @@ _KINDS = ("serial", "parallel", "vectorized", "unrolled")
 _PER_BUF = 6
 ROW = 4 + len(_KINDS) + MAX_BUFFERS * _PER_BUF
 ITERVAR_LENGTH = MAX_LOOPS * ROW
-
-
-@lru_cache(maxsize=None)
-def cache_sizes() -> tuple:
-    """(L1, L2) data cache bytes of the host (the core's Target where it exists)."""
-    try:
-        import workbench as wb
-        c = wb.Target.host().cache_bytes
-        return int(c[0]), int(c[1])
-    except Exception:
-        return 32 * 1024, 1024 * 1024
 
 
 def _eval(e, env):
@@ -102,8 +89,9 @@ def _const(e) -> int:
     return int(e.value) if type(e) is E.Const else 1
 
 
-def loop_features(body) -> np.ndarray:
-    """The 'itervar' feature vector of a lowered (storage-flattened) statement."""
+def loop_features(body, cache_bytes=(32 * 1024, 1024 * 1024)) -> np.ndarray:
+    """The 'itervar' feature vector of a lowered (storage-flattened) statement; `cache_bytes`:
+    the target's (L1, L2, ...) data cache sizes."""
     leaves = []          # (loop path [(For, extent)], accesses) per innermost statement
     loops: list = []     # For nodes in order of first appearance
 
@@ -130,7 +118,7 @@ def loop_features(body) -> np.ndarray:
     visit(body, [])
     buffers = sorted({b.name for _, acc in leaves for b, _ in acc})[:MAX_BUFFERS]
     slot = {name: i for i, name in enumerate(buffers)}
-    l1, l2 = cache_sizes()
+    l1, l2 = int(cache_bytes[0]), int(cache_bytes[1])
     out = np.zeros((MAX_LOOPS, ROW), np.float32)
     pos = {id(f): i for i, f in enumerate(loops[:MAX_LOOPS])}
     topdown: dict = {}
@@ -174,7 +162,7 @@ def itervar_features(task, index: int) -> np.ndarray:
     try:
         s, tensors = task.instantiate(index)
         func = schedule_to_ir(s, list(tensors), "main")
-        return loop_features(storage_flatten(func.body))
+        return loop_features(storage_flatten(func.body), task.target.cache_bytes)
     except Exception:
         return np.zeros(ITERVAR_LENGTH, np.float32)
 

@@ -33,9 +33,10 @@ def _fail(code, msg, **extra):
 
 
 def build(job: dict) -> dict:
-    from workbench.codegen import CodegenError
-    from workbench.codegen import build as codegen_build
     import workbench as wb
+    from workbench.codegen import CodegenError
+    from workbench.codegen.module import build as compile_func
+    from workbench.lower.schedule_ops import reject_thread_bindings
 
     from .space import InstantiationError
     t0 = time.perf_counter()
@@ -48,18 +49,20 @@ def build(job: dict) -> dict:
     except Exception as e:      # a template bug in this config is still this config's failure
         return _fail(Err.INSTANTIATION_ERROR, f"{type(e).__name__}: {e}")
     try:
-        func = wb.lower(s, tensors)
-        kernel = codegen_build(func)
+        target = wb.Target.parse(job.get("target") or "llvm")
+        reject_thread_bindings(s, str(target))
+        module = compile_func(wb.lower(s, tensors), target)
     except CodegenError as e:
         return _fail(Err.COMPILE_HOST, f"codegen: {e}")
     except Exception as e:
         return _fail(Err.COMPILE_HOST, f"{type(e).__name__}: {e}")
-    ir = kernel.llvm_ir
+    ir = module.llvm_ir
     hook = getattr(task.template, "ir_hook", None)      # test seam: a deliberately broken kernel
     if hook is not None:
         ir = hook(ir, cfg)
-    params = [(p.name, str(p.dtype), p.shape, p.output) for p in kernel.params]
-    return {"error_no": 0, "error_msg": "", "ir": ir, "entry": kernel.entry, "params": params,
+    params = [(p.name, str(p.dtype), tuple(p.shape), bool(p.output)) for p in module.params]
+    return {"error_no": 0, "error_msg": "", "ir": ir, "entry": module.entry, "params": params,
+            "messages": list(module.messages), "target": str(target),
             "build_time": time.perf_counter() - t0, "trace": s.trace.to_json()}
 
 
@@ -90,12 +93,10 @@ def _reference(task, key, params, ref_path, seed):
         with np.load(ref_path) as z:
             expected = [z[f"out{i}"] for i in outs]
     else:
-        ref = task.build_reference()
-        ref(*arrays)
-        expected = [arrays[i].copy() for i in outs]
+        expected = task.reference_outputs(arrays, [i for i, p in enumerate(params) if not p[3]])
         if ref_path:
             tmp = f"{ref_path}.{os.getpid()}.npz"
-            np.savez(tmp, **{f"out{i}": arrays[i] for i in outs})
+            np.savez(tmp, **{f"out{i}": e for i, e in zip(outs, expected)})
             os.replace(tmp, ref_path)
     _INPUTS[key] = got = (arrays, dict(zip(outs, expected)))
     return got
@@ -124,8 +125,8 @@ def _close(out, ref) -> tuple[bool, str]:
 
 
 def run(job: dict) -> dict:
+    import workbench as wb
     from workbench.codegen import engine
-    from workbench.target import Target
     opts = job["options"]
     try:
         task = task_of(job["key"], job["task"])
@@ -134,10 +135,13 @@ def run(job: dict) -> dict:
     except Exception as e:
         return _fail(Err.UNKNOWN_ERROR, f"reference: {type(e).__name__}: {e}")
     try:
-        lib = engine.CodeLibrary(job["entry"], Target.host()).add_ir(job["ir"]).finalize([job["entry"]], opt=0)
+        target = wb.Target.parse(job.get("target") or "llvm")
+        lib = engine.CodeLibrary(job["entry"], target).add_ir(job["ir"]).finalize([job["entry"]], opt=0)
     except Exception as e:
         return _fail(Err.COMPILE_HOST, f"JIT: {type(e).__name__}: {e}")
-    fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(params)), ctypes.c_int)(lib.address(job["entry"]))
+    # the entry returns 0, or k >= 1 when its k-th run-time check failed (codegen.module)
+    fn = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_void_p] * len(params)), ctypes.c_int)(
+        lib.address(job["entry"]))
     for i in expected:
         arrays[i][...] = 0
     call_args = [a.ctypes.data for a in arrays] + [int(opts["num_threads"])]
@@ -149,12 +153,21 @@ def run(job: dict) -> dict:
             fn(*call_args)
         return time.perf_counter() - t
 
+    def checked():
+        return fn(*call_args)
+
     def go(f, *a):
         if gomp and engine.needs_helper_thread():
             return engine.run_parallel_call(f, *a)
         return f(*a)
 
-    t0 = go(timed, 1)                        # the first call: warm-up and the checked result
+    t = time.perf_counter()
+    status = go(checked)                     # the first call: warm-up and the checked result
+    t0 = time.perf_counter() - t
+    if status:
+        msgs = job.get("messages") or []
+        why = msgs[status - 1] if 1 <= status <= len(msgs) else f"unknown status {status}"
+        return _fail(Err.RUNTIME_DEVICE, f"run-time check failed: {why}")
     if opts.get("check_correctness", True):
         for i, ref in expected.items():
             ok, why = _close(arrays[i], ref)

@@ -27,17 +27,6 @@ from dataclasses import dataclass, field
 VERSION = "wb-tune/1"
 
 
-def target_key() -> str:
-    """The host target as the log records it."""
-    try:
-        import workbench as wb
-        t = wb.Target.host()                      # the core's Target, where it exists
-        return str(t)
-    except AttributeError:
-        from workbench.codegen import engine
-        return f"llvm -mcpu={engine.host_cpu()}"
-
-
 def make_record(task, config, result, target: str, measure: dict | None = None) -> dict:
     trace = json.loads(result.trace) if result.trace else None
     return {"version": VERSION, "workload": task.workload_key, "task": task.name,

@@ -12,6 +12,10 @@ config the template rejects, a compile error, a kernel that crashes or hangs its
 worker is killed and replaced), a wrong answer, a build or run timeout. Workers are recycled every
 `recycle_every` jobs, so JIT memory stays bounded over any number of candidates.
 
+Workers are separate processes (forkserver), so, as with any multiprocessing, a script that tunes
+must guard its top level with `if __name__ == "__main__":` (workers import the main module to
+find templates defined there). Notebooks need nothing.
+
 `DaskMeasure(address_or_client)` does the same on a Dask distributed cluster (same results, same
 log records).
 """
@@ -108,7 +112,9 @@ class _Measure:
         key = task.workload_key
         blob = pickle.dumps(task)
         t0 = time.perf_counter()
-        built = self._builds([{"key": key, "task": blob, "index": i} for i in indices])
+        target = str(task.target)
+        built = self._builds([{"key": key, "task": blob, "index": i, "target": target}
+                              for i in indices])
         t_build = time.perf_counter() - t0
         results: list = [None] * len(indices)
         runs, run_pos = [], []
@@ -118,7 +124,7 @@ class _Measure:
                                            all_cost=t_build / len(indices))
                 continue
             runs.append({"key": key, "task": blob, "index": i, "ir": b["ir"], "entry": b["entry"],
-                         "params": b["params"], "options": self.options.runner_options(),
+                         "params": b["params"], "messages": b["messages"], "target": b["target"], "options": self.options.runner_options(),
                          "seed": self.options.seed,
                          "ref_path": os.path.join(self._ref_dir, f"{task.digest()}.npz")})
             run_pos.append((p, b))

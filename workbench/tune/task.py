@@ -66,14 +66,16 @@ class Task:
     """A tuning task: `template(cfg, *args) -> (schedule, tensors)` and its `args`.
 
     `space` (ConfigSpace), `flop` (from cfg.add_flop, else counted from the te reductions),
-    `workload_key` (JSON of [name, args], what logs are keyed by)."""
+    `workload_key` (JSON of [name, args], what logs are keyed by, with `target`: a wb.Target or
+    its string, default this host)."""
 
-    def __init__(self, template, args=(), name: str | None = None):
+    def __init__(self, template, args=(), name: str | None = None, target=None):
         if not callable(template):
             raise TypeError(f"Task: template must be callable, got {type(template).__name__}")
         self.template = template
         self.args = tuple(args)
         self.name = name or template_name(template)
+        self.target = wb.Target.parse(target if target is not None else "llvm")
         space = ConfigSpace()
         try:
             s, tensors = template(space, *self.args)
@@ -84,9 +86,9 @@ class Task:
         self.flop = space.flop or _compute_flop([t for t in tensors if t.op is not None])
         self._default = (s, tensors)
 
-    # pickled as (template, args, name): the space is re-derived in the receiving process
+    # pickled as (template, args, name, target): the space is re-derived where it is unpickled
     def __reduce__(self):
-        return (Task, (self.template, self.args, self.name))
+        return (Task, (self.template, self.args, self.name, str(self.target)))
 
     @classmethod
     def from_compute(cls, outputs, **options):
@@ -142,14 +144,26 @@ class Task:
                                  "`with tune.apply_history_best(log):` context")
             config = ctx.query(self)
         s, tensors = self.instantiate(config)
-        return wb.build(s, tensors)
+        return wb.build(s, tensors, target=self.target)
 
     def build_reference(self):
         """The te compute with the default (untouched) schedule: what every candidate must
         compute (AutoTVM dropped such a check; we keep it)."""
         tensors = self._reference_tensors()
         outputs = [t for t in tensors if not _is_placeholder(t)]
-        return wb.build(wb.create_schedule(outputs), tensors)
+        return wb.build(wb.create_schedule(outputs), tensors)    # runs here: this host
+
+    def reference_outputs(self, arrays, input_positions) -> list:
+        """Expected outputs for the kernel arguments `arrays`: the template's numpy
+        `reference(inputs, *args)` if it has one (kernels' templates do), else the te compute run
+        with its default schedule."""
+        numpy_ref = getattr(self.template, "reference", None)
+        if numpy_ref is not None:
+            outs = numpy_ref([arrays[i] for i in input_positions], *self.args)
+            return [np.asarray(o) for o in outs]
+        arrays = [a.copy() for a in arrays]
+        self.build_reference()(*arrays)
+        return [a for i, a in enumerate(arrays) if i not in set(input_positions)]
 
     def _reference_tensors(self):
         tmpl_ref = getattr(self.template, "reference_tensors", None)

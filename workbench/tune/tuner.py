@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .log import LogWriter, _config_of, make_record, record_cost, records_for, target_key
+from .log import LogWriter, _config_of, make_record, record_cost, records_for
 from .measure import LocalMeasure, MeasureOptions, MeasureResult
 
 
@@ -30,7 +30,7 @@ class Tuner:
         self.trials_done = 0
         self.finished = False
         self.history: list[tuple[int, float]] = []     # (config index, cost) per trial, in order
-        self.target = target_key()
+        self.target = str(task.target)
         self.measure_description: dict = {}
         self.time_choosing = 0.0                       # seconds spent in next_batch
 
@@ -158,14 +158,14 @@ class GridTuner(Tuner):
 
 
 class GATuner(Tuner):
-    """A genetic algorithm over knob choices (AutoTVM's: population, elites kept, uniform
-    crossover of two parents picked by fitness, per-knob mutation)."""
+    """A genetic algorithm over knob choices: the parents are the `pop_size` fittest measured
+    configs (so the elites always breed; unlike AutoTVM's, a config is never measured twice),
+    two picked with probability proportional to fitness, uniform crossover per knob, per-knob
+    mutation with `mutation_prob`."""
 
-    def __init__(self, task, pop_size: int = 100, elite_num: int = 3, mutation_prob: float = 0.1,
-                 seed=None):
+    def __init__(self, task, pop_size: int = 100, mutation_prob: float = 0.1, seed=None):
         super().__init__(task, seed)
         self.pop_size = min(pop_size, len(self.space))
-        self.elite_num = min(elite_num, self.pop_size)
         self.mutation_prob = mutation_prob
         self.scores: dict[int, float] = {}
         self._queue = self.space.sample(self.rng, self.pop_size)

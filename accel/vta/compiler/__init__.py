@@ -6,6 +6,7 @@ threads, lowered to a VTA Program.
     ...                                         # te compute + schedule, as in TVM's VTA tutorials
     print(vta.lower(s, [A, W, C], env))         # the VTA IR: DMA / GEMM / ALU intrinsic calls
     prog = vta.build(s, [A, W, C], env)         # a Program: instructions + DRAM image
+    print(prog.lowered)                         # the VTA IR with the tokens each call pops/pushes
     print(prog.disasm())                        # the instruction stream, tokens included
     res = vta.Simulator(env).run(prog, {"A": a, "W": w})
 
@@ -59,11 +60,14 @@ def _to_vta(func, s, env):
     return _inject._rewrite(func.body, ctx), ctx
 
 
-def build(s, args, env=None, name: str = "main"):
+def build(s, args, env=None, name: str = "main", *, double_buffer: bool = False):
     """Compile schedule ``s`` with arguments ``args`` (te tensors, inputs then output) for VTA.
 
     Returns a ``Program`` whose DRAM buffers are named after the arguments; pass inputs to
-    ``Simulator(env).run(prog, {"A": a, ...})`` in the arguments' (packed) shapes."""
+    ``Simulator(env).run(prog, {"A": a, ...})`` in the arguments' (packed) shapes.
+    ``double_buffer=True`` gives every inp/wgt buffer allocated inside a loop two alternating
+    copies (TVM's ``s[B].double_buffer()`` on all load stages): loads of the next reduction
+    chunk overlap the current GEMM, at twice the SRAM."""
     from ..env import Env
     env = env if env is not None else Env.default()
     func = _core_lower(s, args, name)
@@ -71,7 +75,7 @@ def build(s, args, env=None, name: str = "main"):
 
     def elems(buf):
         return int(np.prod(buf.shape[:-2], dtype=np.int64))
-    host = codegen.HostProgram(body, env, ctx.params, ctx.aliases, elems)
+    host = codegen.HostProgram(body, env, ctx.params, ctx.aliases, elems, double_buffer)
     ops = host.run()
     if not ops:
         raise CompileError("codegen", None, "the schedule produced no VTA operation")
@@ -80,5 +84,7 @@ def build(s, args, env=None, name: str = "main"):
     dram = {b.name: rt.alloc(b.shape, b.dtype, b.name) for b in func.params}
     calls = codegen.emit(ops, rt, dram)
     prog = rt.flush()
-    lowered = S.PrimFunc(func.name, func.params, body, func.history + (("vta_inject", body),))
+    synced = codegen.annotate_tokens(body, ops)
+    lowered = S.PrimFunc(func.name, func.params, synced,
+                         func.history + (("vta_inject", body), ("vta_sync", synced)))
     return dataclasses.replace(prog, lowered=lowered, calls=tuple(calls))

@@ -31,6 +31,7 @@ class Op:
     reads: tuple            # ((memory, lo, hi), ...) element ranges
     writes: tuple
     call: tuple             # (method name, args) on the Runtime
+    node: object = None     # the VTA IR statement this op executes
     pushes: list = field(default_factory=list)
     pops: list = field(default_factory=list)
 
@@ -43,17 +44,22 @@ class Placement:
     base: int           # element index of copy 0
     elems: int          # elements of one copy
     threads: tuple      # extents of the virtual-thread loops the buffer is replicated over
+    buffers: int = 1    # 2: double-buffered, alternating by allocation (loop iteration) count
 
-    def at(self, slot: tuple) -> int:
+    def at(self, slot: tuple, generation: int = 0) -> int:
         k = 0
         for t, n in zip(slot, self.threads):
             k = k * n + t
+        k = k * self.buffers + generation % self.buffers
         return self.base + k * self.elems
 
 
-def allocate(body, env, aliases, elem_of) -> dict:
+def allocate(body, env, aliases, elem_of, double_buffer: bool = False) -> dict:
     """Static SRAM addresses: nested Allocates stack up, a buffer allocated inside virtual-thread
-    loops gets one copy per thread, an ALU destination shares its operand's place."""
+    loops gets one copy per thread, an ALU destination shares its operand's place.  With
+    ``double_buffer``, an inp/wgt buffer allocated inside a host loop gets two copies used by
+    alternate iterations (TVM's double_buffer), so the next iteration's loads need not wait for
+    this iteration's GEMM."""
     depth = {env.inp_scope: env.INP_BUFF_DEPTH, env.wgt_scope: env.WGT_BUFF_DEPTH,
              env.acc_scope: env.ACC_BUFF_DEPTH}
     cur = dict.fromkeys(depth, 0)
@@ -67,36 +73,37 @@ def allocate(body, env, aliases, elem_of) -> dict:
             buf = aliases[buf]
         return buf
 
-    def walk(s, threads):
+    def walk(s, threads, in_loop=False):
         t = type(s)
         if t is S.SeqStmt:
             for x in s.stmts:
-                walk(x, threads)
+                walk(x, threads, in_loop)
         elif t is S.For:
-            inner = threads + (s.extent.value,) if any(k == "thread_binding"
-                                                        for k, _ in s.annotations) else threads
-            walk(s.body, inner)
+            bound = any(k == "thread_binding" for k, _ in s.annotations)
+            inner = threads + (s.extent.value,) if bound else threads
+            walk(s.body, inner, in_loop or (not bound and s.extent.value > 1))
         elif t is S.IfThenElse:
-            walk(s.then_case, threads)
+            walk(s.then_case, threads, in_loop)
             if s.else_case is not None:
-                walk(s.else_case, threads)
+                walk(s.else_case, threads, in_loop)
         elif t is S.Allocate:
             buf, sc = s.buffer, s.buffer.scope
             r = root(buf)
             if r in out:                       # in place: shares its operand's SRAM
                 out[buf] = out[r]
-                walk(s.body, threads)
+                walk(s.body, threads, in_loop)
                 return
             n = elem_of(buf)
-            copies = int(np.prod(threads, dtype=np.int64)) if threads else 1
-            p = Placement(sc, cur[sc], n, threads)
+            nbuf = 2 if double_buffer and in_loop else 1
+            copies = (int(np.prod(threads, dtype=np.int64)) if threads else 1) * nbuf
+            p = Placement(sc, cur[sc], n, threads, nbuf)
             out[buf] = out[r] = p
             cur[sc] += n * copies
             live[sc].append((buf.name, n, copies))
             if cur[sc] > peak[sc]:
                 peak[sc] = cur[sc]
                 worst[sc] = list(live[sc])
-            walk(s.body, threads)
+            walk(s.body, threads, in_loop)
             cur[sc] -= n * copies
             live[sc].pop()
 
@@ -105,7 +112,8 @@ def allocate(body, env, aliases, elem_of) -> dict:
         if need > depth[sc]:
             eb = {env.inp_scope: env.INP_ELEM_BYTES, env.wgt_scope: env.WGT_ELEM_BYTES,
                   env.acc_scope: env.ACC_ELEM_BYTES}[sc]
-            parts = ", ".join(f"{name} {n * eb} B" + (f" x{c} (virtual threads)" if c > 1 else "")
+            parts = ", ".join(f"{name} {n * eb} B" + (f" x{c} (virtual threads / double "
+                                                      "buffering)" if c > 1 else "")
                               for name, n, c in worst[sc])
             raise CompileError("allocate", worst[sc][-1][0], f"SRAM over capacity: scope {sc} "
                                f"needs {need * eb} bytes ({parts}) but has "
@@ -227,10 +235,11 @@ class _DmaPlan:
 class HostProgram:
     """Interprets the VTA IR into a list of Ops."""
 
-    def __init__(self, body, env, params, aliases, ctx_elem_of):
+    def __init__(self, body, env, params, aliases, ctx_elem_of, double_buffer=False):
         self.env = env
         self.params = params
-        self.places = allocate(body, env, aliases, ctx_elem_of)
+        self.places = allocate(body, env, aliases, ctx_elem_of, double_buffer)
+        self.generation: dict = {}   # Buffer -> how many times its Allocate was entered
         self.body = body
         self.ops: list = []
         self._dma: dict = {}
@@ -263,6 +272,7 @@ class HostProgram:
             for k in range(n):
                 self._walk(s.body, [({**e, s.var: k}, slot) for e, slot in threads])
         elif t is S.Allocate:
+            self.generation[s.buffer] = self.generation.get(s.buffer, -1) + 1
             self._walk(s.body, threads)
         elif t is S.IfThenElse:
             yes = [(e, sl) for e, sl in threads if bool(_eval(s.cond, e))]
@@ -283,7 +293,8 @@ class HostProgram:
             raise CompileError("codegen", None, f"unexpected statement {t.__name__}")
 
     def _sram(self, buf, slot):
-        return self.places[buf].at(slot[:len(self.places[buf].threads)])
+        p = self.places[buf]
+        return p.at(slot[:len(p.threads)], self.generation.get(buf, 0))
 
     def _dma_op(self, node: DmaCopy, env, slot):
         plan = self._dma.get(node)
@@ -296,7 +307,8 @@ class HostProgram:
         buf = node.dram.name
         if node.direction == "store":
             self.ops.append(Op(3, rng, (), ("store_buffer_2d", (sram, isa.MEM_OUT, buf, dram,
-                                                                 plan.x, plan.y, plan.stride))))
+                                                                 plan.x, plan.y, plan.stride)),
+                               node))
             return
         y0, y1, x0, x1 = (0, plan.y, 0, plan.x) if node.cond is None else plan.pads(env)
         pads = (x0, y0, plan.x - x1, plan.y - y1)
@@ -306,7 +318,7 @@ class HostProgram:
         cstride = node.dram_elem.coef(plan.cols[0][0]) if plan.cols else 1
         offset = dram + y0 * (plan.stride if plan.rows else 0) + x0 * cstride
         args = (buf, offset, x1 - x0, y1 - y0, plan.stride, *pads, sram, node.memory_type)
-        self.ops.append(Op(node.queue, (), rng, ("load_buffer_2d", args)))
+        self.ops.append(Op(node.queue, (), rng, ("load_buffer_2d", args), node))
 
     def _uop_op(self, node: UopKernel, env, slot):
         inner = {v for v, _ in node.loops}
@@ -326,7 +338,7 @@ class HostProgram:
         else:
             reads = (acc,) if node.kind == "alu" else ()
         method = "push_alu_op" if node.kind == "alu" else "push_gemm_op"
-        self.ops.append(Op(2, reads, (acc,), (method, (node, (dst, src, wgt)))))
+        self.ops.append(Op(2, reads, (acc,), (method, (node, (dst, src, wgt))), node))
 
 
 def _runs(stmts) -> list:
@@ -420,3 +432,34 @@ def emit(ops, rt, dram) -> list:
             rt.dep_push(op.queue, to)
             log.append(f"VTADepPush({op.queue}, {to})")
     return log
+
+
+def annotate_tokens(body, ops):
+    """The VTA IR with each intrinsic statement saying which tokens its executions pop/push."""
+    from collections import Counter
+    import dataclasses
+    from .nodes import token_summary
+    runs, pops, pushes = Counter(), {}, {}
+    for op in ops:
+        runs[op.node] += 1
+        for frm in op.pops:
+            pops.setdefault(op.node, Counter())[(frm, op.queue)] += 1
+        for to in op.pushes:
+            pushes.setdefault(op.node, Counter())[(op.queue, to)] += 1
+
+    def rec(s):
+        t = type(s)
+        if t is S.SeqStmt:
+            return S.SeqStmt(tuple(rec(x) for x in s.stmts))
+        if t is S.For:
+            return S.For(s.var, s.min, s.extent, s.kind, rec(s.body), s.annotations)
+        if t is S.Allocate:
+            return S.Allocate(s.buffer, rec(s.body))
+        if t is S.IfThenElse:
+            return S.IfThenElse(s.cond, rec(s.then_case),
+                                None if s.else_case is None else rec(s.else_case))
+        if t in (DmaCopy, UopKernel) and runs[s]:
+            return dataclasses.replace(s, tokens=token_summary(runs[s], pops.get(s, {}),
+                                                               pushes.get(s, {})))
+        return s
+    return rec(body)

@@ -62,6 +62,7 @@ class DmaCopy(S.Stmt):
     sram_elem: Affine
     dram_elem: Affine
     cond: object = None
+    tokens: str = ""        # filled by vta.build: the dependency tokens its executions carry
 
     @property
     def queue(self) -> int:
@@ -76,9 +77,9 @@ class DmaCopy(S.Stmt):
         if self.direction == "load":
             return (f"VTALoadBuffer2D({self.sram.name}[{self.sram_elem}] <- {self.dram.name}"
                     f"[{self.dram_elem}], {mem}, over [{_loops(self.loops)}]{pad})"
-                    f"  # queue {self.queue}")
+                    f"  # queue {self.queue}{self.tokens}")
         return (f"VTAStoreBuffer2D({self.dram.name}[{self.dram_elem}] <- {self.sram.name}"
-                f"[{self.sram_elem}], OUT, over [{_loops(self.loops)}])  # queue 3")
+                f"[{self.sram_elem}], OUT, over [{_loops(self.loops)}])  # queue 3{self.tokens}")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -97,6 +98,7 @@ class UopKernel(S.Stmt):
     alu_opcode: int = 0
     use_imm: int = 0
     imm: int = 0
+    tokens: str = ""
 
     queue = 2
 
@@ -105,10 +107,23 @@ class UopKernel(S.Stmt):
         where = f"uop loops [{_loops(folded)}], unrolled [{_loops(unrolled)}]"
         if self.kind == "gemm":
             return (f"VTAPushGEMMOp({self.dst.name}[{self.dst_elem}] += {self.src.name}"
-                    f"[{self.src_elem}] . {self.wgt.name}[{self.wgt_elem}]^T, {where})  # queue 2")
+                    f"[{self.src_elem}] . {self.wgt.name}[{self.wgt_elem}]^T, {where})  # queue 2"
+                    f"{self.tokens}")
         if self.kind == "reset":
-            return f"VTAPushGEMMOp(reset {self.dst.name}[{self.dst_elem}], {where})  # queue 2"
+            return (f"VTAPushGEMMOp(reset {self.dst.name}[{self.dst_elem}], {where})  # queue 2"
+                    f"{self.tokens}")
         op = isa.ALU_NAMES[self.alu_opcode]
         rhs = f"imm={self.imm}" if self.use_imm else f"{self.src.name}[{self.src_elem}]"
         return (f"VTAPushALUOp({op} {self.dst.name}[{self.dst_elem}], {rhs}, {where})"
-                f"  # queue 2")
+                f"  # queue 2{self.tokens}")
+
+
+QUEUE_NAMES = {(1, 2): "l2g", (2, 1): "g2l", (3, 2): "s2g", (2, 3): "g2s"}
+
+
+def token_summary(runs: int, pops, pushes) -> str:
+    """'; pop l2g 16/16, push g2l 15/16': how many of a statement's ``runs`` executions pop or
+    push each token queue (TVM prints coproc_dep_pop/push around the statement instead)."""
+    parts = [f"pop {QUEUE_NAMES[q]} {n}/{runs}" for q, n in sorted(pops.items())]
+    parts += [f"push {QUEUE_NAMES[q]} {n}/{runs}" for q, n in sorted(pushes.items())]
+    return "; " + ", ".join(parts) if parts else ""
