@@ -496,10 +496,11 @@ def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, pa
         if config.vta:
             result.tables["a1_vta"] = vta_sweep(config, progress)
     result.notes["seconds"] = time.perf_counter() - t0
-    result.notes["tuner"] = (f"XGBTuner, {config.trials} trials per tuned layer and resolution "
-                             f"(tuned layers: {config.tune_layers or 'all'}; others keep the hand "
-                             "schedule in the tuned and reused arms); transfer = XGBTuner(transfer="
-                             "224's log records)")
+    if "a1" in parts:
+        result.notes["tuner"] = (f"XGBTuner, {config.trials} trials per tuned layer and resolution "
+                                 f"(tuned layers: {config.tune_layers or 'all'}; others keep the hand "
+                                 "schedule in the tuned and reused arms); transfer = XGBTuner(transfer="
+                                 "224's log records)")
     return result
 
 
