@@ -151,9 +151,14 @@ CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("s_")
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden(name, update_golden):
-    s, args = CASES[name]()
+    check_case(CASES[name], name, update_golden)
+
+
+def check_case(make, name: str, update: bool):
+    """The trace and lowered IR of the schedule `make()` returns, against tests/golden/<name>.txt."""
+    s, args = make()
     text = f"# trace\n{s.trace.to_python()}\n# lowered\n{wb.lower(s, args)}\n"
-    check_golden(GOLDEN / f"{name}.txt", text, update_golden)
+    check_golden(GOLDEN / f"{name}.txt", text, update)
 
 
 def check_golden(path: Path, text: str, update: bool):

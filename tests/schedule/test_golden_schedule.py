@@ -5,7 +5,7 @@ import pytest
 import workbench as wb
 from workbench import te
 
-from core.test_golden_ir import GOLDEN, check_golden, matmul  # tests/ is on sys.path (rootdir)
+from core.test_golden_ir import check_case, matmul  # tests/ is on sys.path (rootdir)
 from .test_tensorize import axpy_intrin, axpy_schedule
 
 
@@ -49,6 +49,4 @@ CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("s_")
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden(name, update_golden):
-    s, args = CASES[name]()
-    text = f"# trace\n{s.trace.to_python()}\n# lowered\n{wb.lower(s, args)}\n"
-    check_golden(GOLDEN / f"{name}.txt", text, update_golden)
+    check_case(CASES[name], name, update_golden)
