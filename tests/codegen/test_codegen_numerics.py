@@ -428,3 +428,18 @@ def test_indirect_index_from_buffer(idx_dtype, lanes):
     c = np.zeros(n, np.float32)
     f(a, ind, c)
     np.testing.assert_array_equal(c, a[ind])
+
+
+def test_very_deep_expression_is_emitted_without_recursion_error():
+    # a chain of 3000 additions: `value` switches to an explicit stack past a nesting depth
+    n = 8
+    A, C = buf("A", n), buf("C", n)
+    i = Var("i")
+    e = load(A, i)
+    for k in range(3000):
+        e = e + const(float(k % 3))
+    f = build("deep", [A, C], loop(i, n, store(C, i, e)))
+    a = np.arange(n, dtype=np.float32)
+    c = np.zeros(n, np.float32)
+    f(a, c)
+    np.testing.assert_allclose(c, a + sum(k % 3 for k in range(3000)), rtol=1e-6)

@@ -90,3 +90,17 @@ def test_default_cache_is_used_by_wb_build():
     wb.build(*_schedule(n=48))
     wb.build(*_schedule(n=48))
     assert cache.hits == hits + 1
+
+
+def test_deep_expressions_are_keyed_without_recursion():
+    A = te.placeholder((4,), name="A")
+
+    def body(i):
+        e = A[i]
+        for k in range(3000):              # far deeper than Python's recursion limit
+            e = e + float(k % 3)
+        return e
+    C = te.compute((4,), body, name="C")
+    s = wb.create_schedule(C)
+    k1 = fingerprint(s, [A, C], wb.Target.host(), "main")
+    assert k1 is not None and k1 == fingerprint(wb.create_schedule(C), [A, C], wb.Target.host(), "main")

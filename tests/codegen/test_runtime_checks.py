@@ -91,3 +91,30 @@ def test_constant_true_check_costs_nothing():
     f = build("ok", [A, O], loop(i, 8, AssertStmt(LT(i, const(8)), "never", store(O, i, load(A, i)))))
     assert "check_fail" in f.unoptimized_ir     # emitted, and folded away by LLVM (i < 8 in the loop)
     assert "ret i32 1" not in f.llvm_ir
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_gather_through_te_raises_index_error_end_to_end(parallel):
+    # lowering's bounds check emits the AssertStmt; codegen and the runtime turn it into IndexError
+    import workbench as wb
+    from workbench import te
+    A = te.placeholder((64,), name="A")
+    Ix = te.placeholder((256,), "int32", name="I")
+    B = te.compute((256,), lambda i: A[Ix[i]] * 2.0, name="B")
+    s = wb.create_schedule(B)
+    if parallel:
+        outer, _ = s[B].split(B.op.axis[0], factor=16)
+        s[B].parallel(outer)
+    f = wb.build(s, [A, Ix, B])
+    a = np.arange(64, dtype="float32")
+    idx = np.random.default_rng(0).integers(0, 64, 256).astype("int32")
+    b = np.zeros(256, "float32")
+    for threads in (1, 2):
+        f.num_threads = threads
+        f(a, idx, b)
+        np.testing.assert_array_equal(b, a[idx] * 2)
+        for bad in (64, -1, 2 ** 31 - 1):
+            wrong = idx.copy()
+            wrong[200] = bad
+            with pytest.raises(IndexError, match="out of bounds"):
+                f(a, wrong, b)

@@ -149,6 +149,36 @@ class FunctionEmitter(FunctionBuilder):
 
     # -- expressions: value mode ------------------------------------------------------------------
     def value(self, e) -> Val:
+        hit = self._deep.get(id(e))
+        if hit is not None:
+            return hit[1]
+        if self._depth > _DEEP:
+            return self._value_iterative(e)
+        self._depth += 1
+        try:
+            return self._value(e)
+        finally:
+            self._depth -= 1
+
+    def _value_iterative(self, root) -> Val:
+        """`value` of a very deep expression (a sum of thousands of terms): its arithmetic nodes are
+        computed bottom-up from an explicit stack, each into a memo its parent then reads, so Python's
+        recursion limit is never reached. The memo lives for one statement (see store, _select)."""
+        stack, order = [root], []
+        while stack:
+            n = stack.pop()
+            if id(n) in self._deep:
+                continue
+            order.append(n)
+            if type(n) in _CHAIN:
+                stack.extend(getattr(n, f) for f in _CHAIN[type(n)])
+        for n in reversed(order):            # children before parents
+            if id(n) not in self._deep:
+                self.value_range(n)          # its children's ranges are memoized: shallow
+                self._deep[id(n)] = (n, self._value(n))
+        return self._deep[id(root)][1]
+
+    def _value(self, e) -> Val:
         t = type(e)
         if t is E.Const:
             return Val(literal(e.value, e.dtype), llvm_type(e.dtype))
@@ -236,12 +266,15 @@ class FunctionEmitter(FunctionBuilder):
             c = self.value(cond)
             lt, lf, lm = self.new_label("sel_t"), self.new_label("sel_f"), self.new_label("sel_end")
             self.cbr(c, lt, lf)
+            saved, self._deep = self._deep, {}     # a side's values do not dominate the other's
             self.new_block(lt)
             vt = self.value(e.t)
             end_t = self.cur_label
             self.br(lm)
+            self._deep = {}
             self.new_block(lf)
             vf = self.value(e.f)
+            self._deep = saved
             end_f = self.cur_label
             self.br(lm)
             self.new_block(lm)
@@ -250,11 +283,14 @@ class FunctionEmitter(FunctionBuilder):
         c = self.value(cond)
         outer = self.mask
         notc = self.binop("xor", c, self.const_like(1, c.ty))
+        saved, self._deep = self._deep, {}         # values under one mask are not the other's
         self.mask = c if outer is None else self.binop("and", outer, c)
         vt = self.value(e.t)
+        self._deep = {}
         self.mask = notc if outer is None else self.binop("and", outer, notc)
         vf = self.value(e.f)
         self.mask = outer
+        self._deep = saved
         return self.select(c, vt, vf)
 
     def _cast(self, e) -> Val:
@@ -407,9 +443,11 @@ class FunctionEmitter(FunctionBuilder):
         st, al = storage_type(b), elem_size(b)
         if self._wide_copy(s):
             return
+        self._deep.clear()
         self.reduction = _reduction_update(s)
         v = self.value(s.value)
         self.reduction = None
+        self._deep.clear()
         kind, p = self._address(buf, s.indices)
         lanes = dt.lanes(s.indices[0].dtype) if s.indices else 1
         if _lanes_of(v.ty) != lanes:
@@ -585,6 +623,12 @@ class FunctionEmitter(FunctionBuilder):
             self.bufs[buf] = saved
 
 
+_DEEP = 120          # expression nesting beyond which `value` works from an explicit stack
+_BIN = ("a", "b")
+_CHAIN = {**{c: _BIN for c in (E.Add, E.Sub, E.Mul, E.Div, E.FloorDiv, E.FloorMod, E.Min, E.Max,
+                               E.And, E.Or, E.LT, E.LE, E.GT, E.GE, E.EQ, E.NE, E.ShiftLeft,
+                               E.ShiftRight)},
+          E.Cast: ("value",), E.Not: ("a",)}
 _FOP = {E.Add: "fadd", E.Sub: "fsub", E.Mul: "fmul", E.Div: "fdiv"}
 _IOP = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}
 _ICMP = {E.LT: ("slt", "ult"), E.LE: ("sle", "ule"), E.GT: ("sgt", "ugt"), E.GE: ("sge", "uge"),

@@ -87,8 +87,8 @@ def _field_names(cls) -> tuple:
 
 
 class _Canon:
-    """Canonical nested tuples for te operations and expressions: equal for structurally equal
-    definitions built separately (fresh Var/Tensor objects), different otherwise."""
+    """Canonical tuples for te operations and expressions: equal for structurally equal definitions
+    built separately (fresh Var/Tensor objects), different otherwise."""
 
     def __init__(self, sch):
         self.sch = sch
@@ -110,22 +110,32 @@ class _Canon:
             raise _Uncacheable(f"tensor {tensor.name!r} of an operation outside the schedule")
         return idx
 
-    def __call__(self, x):
-        t = type(x)
-        if t in _ATOMS:
-            return x if t is not float else ("f", repr(x))
-        if t is tuple or t is list:
-            return tuple(self(v) for v in x)
-        if t is E.Var:
-            k = self.vars.setdefault(id(x), len(self.vars))
-            return ("V", k, x.name, x.dtype)
-        if t is Tensor:         # by the stage computing it (each operation is keyed once)
-            return ("T", self.tensor_index(x), x.name, x.dtype)
-        if isinstance(x, Operation):
-            raise _Uncacheable(f"operation {x.name!r} referenced from an expression")
-        if is_dataclass(t):
-            return (t.__name__,) + tuple(self(getattr(x, f)) for f in _field_names(t) if not f.startswith("_"))
-        raise _Uncacheable(f"cannot fingerprint a {t.__name__}")
+    def __call__(self, root) -> tuple:
+        """A flat pre-order encoding of `root` (each node as its kind and child count, then its
+        children): unambiguous, and iterative, so expression depth does not matter."""
+        out: list = []
+        stack = [root]
+        while stack:
+            x = stack.pop()
+            t = type(x)
+            if t in _ATOMS:
+                out.append(x if t is not float else ("f", repr(x)))
+            elif t is tuple or t is list:
+                out.append(("()", len(x)))
+                stack.extend(reversed(x))
+            elif t is E.Var:
+                out.append(("V", self.vars.setdefault(id(x), len(self.vars)), x.name, x.dtype))
+            elif t is Tensor:       # by the stage computing it (each operation is keyed once)
+                out.append(("T", self.tensor_index(x), x.name, x.dtype))
+            elif isinstance(x, Operation):
+                raise _Uncacheable(f"operation {x.name!r} referenced from an expression")
+            elif is_dataclass(t):
+                names = [f for f in _field_names(t) if not f.startswith("_")]
+                out.append((t.__name__, len(names)))
+                stack.extend(getattr(x, f) for f in reversed(names))
+            else:
+                raise _Uncacheable(f"cannot fingerprint a {t.__name__}")
+        return tuple(out)
 
 
 def fingerprint(sch, args, target, name: str, options: tuple = ()):
