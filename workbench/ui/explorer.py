@@ -116,7 +116,7 @@ class ScheduleExplorer(W.VBox):
                        section("Steps"), hist_box, self.search_note, self.steps_html],
                       layout=W.Layout(width="400px", min_width="400px", margin="0 12px 0 0"))
         # right: IR, why, diff, script
-        self.ir_html = W.HTML()
+        self.ir_html = W.HTML(layout=W.Layout(min_height="360px"))
         self.ir_html.add_class("wb-ir")
         self.why_html = W.HTML()
         self.why_html.add_class("wb-why")
@@ -141,7 +141,7 @@ class ScheduleExplorer(W.VBox):
         self.add_class("wb-explorer")
 
     def _make_chart(self):
-        from bokeh.models import ColumnDataSource, HoverTool
+        from bokeh.models import BasicTicker, ColumnDataSource, HoverTool
         from bokeh.plotting import figure
         self.chart_src = ColumnDataSource(dict(step=[], gflops=[], label=[], ms=[], predicted=[]))
         fig = figure(height=230, sizing_mode="stretch_width", title="Measured GFLOP/s after each step",
@@ -153,7 +153,7 @@ class ScheduleExplorer(W.VBox):
             fig.scatter("step", "predicted", source=self.chart_src, size=8, marker="diamond",
                         color="#ff7f0e", legend_label="cost model")
         fig.legend.location = "top_left"
-        fig.xaxis.ticker.desired_num_ticks = 10
+        fig.xaxis.ticker = BasicTicker(min_interval=1, desired_num_ticks=10)     # steps are integers
         fig.add_tools(HoverTool(tooltips=[("step", "@step"), ("primitive", "@label"),
                                           ("GFLOP/s", "@gflops{0.00}"), ("time", "@ms{0.000} ms")]))
         self.figure = fig
