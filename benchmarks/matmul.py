@@ -1,5 +1,8 @@
-"""1024^3 fp32 matmul: numpy vs the default schedule vs the blocked hand schedule, GFLOP/s on 1 and
-2 threads, the parallel speedup, and build latency. Run: python benchmarks/matmul.py [size]"""
+"""1024^3 fp32 matmul: numpy vs the default schedule vs the blocked hand schedule vs TVM's "How to
+optimize GEMM on CPU" tutorial schedule, GFLOP/s on 1 and 2 threads, the parallel speedup, build
+latency (lower + LLVM + JIT, uncached, median of 20; wall clock and this thread's CPU time, which a
+loaded machine does not inflate) and the cached rebuild of a structurally equal schedule.
+Run: python benchmarks/matmul.py [size]"""
 import statistics
 import sys
 import time
@@ -33,38 +36,68 @@ assert np.allclose(c, expected, rtol=1e-3, atol=1e-2)
 default.num_threads = 1
 t0 = time.perf_counter(); default(a, b, c); gf[("default", 1)] = flop / (time.perf_counter() - t0) / 1e9
 
-# the hand schedule
-s, args = cpu_schedules.matmul_blocked(M, N, K)
-hand = wb.build(s, args)
-c[:] = 0
-hand(a, b, c)
-assert np.allclose(c, expected, rtol=1e-3, atol=1e-2), "hand schedule is wrong"
-for t in (1, 2):
-    gf[("hand", t)] = flop / kernel_time(hand, (a, b, c), t) / 1e9
+# the hand schedules
+hand_schedules = {"hand (blocked)": cpu_schedules.matmul_blocked, "TVM GEMM tutorial": cpu_schedules.matmul_tvm_tutorial}
+for name, make in hand_schedules.items():
+    try:
+        s, args = make(M, N, K)
+        f = wb.build(s, args)
+    except wb.ScheduleError as e:         # a schedule this build cannot express yet
+        print(f"{name}: n/a ({e})")
+        continue
+    c[:] = 0
+    f(a, b, c)
+    assert np.allclose(c, expected, rtol=1e-3, atol=1e-2), f"{name} schedule is wrong"
+    for t in (1, 2):
+        gf[(name, t)] = flop / kernel_time(f, (a, b, c), t) / 1e9
 
-# build latency of the hand schedule: lowering + LLVM codegen, median of 20
-lower_ms, build_ms = [], []
+# build latency of the blocked schedule: lowering + LLVM codegen + JIT, uncached, median of 20
+wall, cpu, lower_ms = [], [], []
 for _ in range(20):
     s, args = cpu_schedules.matmul_blocked(M, N, K)
-    t0 = time.perf_counter(); func = wb.lower(s, args); t1 = time.perf_counter()
-    wb.build(s, args); t2 = time.perf_counter()
-    lower_ms.append((t1 - t0) * 1e3)
-    build_ms.append((t2 - t1) * 1e3)
+    t0 = time.perf_counter(); wb.lower(s, args); lower_ms.append((time.perf_counter() - t0) * 1e3)
+    t0, c0 = time.perf_counter(), time.thread_time()
+    wb.build(s, args, cache=None)
+    wall.append((time.perf_counter() - t0) * 1e3)
+    cpu.append((time.thread_time() - c0) * 1e3)
+# undo/redo: rebuilding a structurally equal schedule through the compile cache
+s, args = cpu_schedules.matmul_blocked(M, N, K)
+wb.build(s, args)
+cached = []
+for _ in range(20):
+    s, args = cpu_schedules.matmul_blocked(M, N, K)
+    t0 = time.perf_counter(); wb.build(s, args); cached.append((time.perf_counter() - t0) * 1e3)
 
 rows = []
-for name in ("numpy", "default", "hand"):
+for name in ("numpy", "default", *hand_schedules):
     for t in (1, 2):
         if (name, t) in gf:
             rows.append([name, t, f"{gf[(name, t)]:.1f}", f"{gf[(name, t)] / gf[('numpy', t)]:.2f}x"])
+        elif name != "default":
+            rows.append([name, t, "n/a", "n/a"])
 table(f"matmul {M}x{N}x{K} fp32 (GFLOP/s; ratio to numpy at the same thread count)",
       ["schedule", "threads", "GFLOP/s", "vs numpy"], rows)
-speedup = gf[("hand", 2)] / gf[("hand", 1)]
-build = statistics.median(build_ms)
-ratio = gf[("hand", 2)] / gf[("numpy", 2)]
+
+
+def ratio(name, t):
+    return gf[(name, t)] / gf[("numpy", t)] if (name, t) in gf else None
+
+
+def row(what, r, target, ok):
+    return [what, "n/a" if r is None else f"{r:.2f}x", target, "" if r is None else verdict(ok(r))]
+
+
+hand = "hand (blocked)"
+speedup = gf[(hand, 2)] / gf[(hand, 1)]
+build_wall, build_cpu, rebuild = (statistics.median(x) for x in (wall, cpu, cached))
 table("targets", ["what", "measured", "target", ""], [
-    ["hand vs numpy (2 threads)", f"{ratio:.2f}x", ">= 0.7x", verdict(ratio >= 0.7)],
-    ["hand vs numpy (1 thread)", f"{gf[('hand', 1)] / gf[('numpy', 1)]:.2f}x", "(TVM: ~1.1x)", ""],
+    row("blocked vs numpy (1 thread)", ratio(hand, 1), ">= 1.05x", lambda r: r >= 1.05),
+    row("blocked vs numpy (2 threads)", ratio(hand, 2), ">= 1.05x", lambda r: r >= 1.05),
+    row("TVM tutorial vs numpy (1 thread)", ratio("TVM GEMM tutorial", 1), ">= 0.7x", lambda r: r >= 0.7),
+    row("TVM tutorial vs numpy (2 threads)", ratio("TVM GEMM tutorial", 2), ">= 0.7x", lambda r: r >= 0.7),
     ["parallel speedup 2 vs 1 thread", f"{speedup:.2f}x", ">= 1.8x", verdict(speedup >= 1.8)],
-    ["build latency (median of 20)", f"{build:.0f} ms", "<= 100 ms", verdict(build <= 100)],
-    ["  of which lowering", f"{statistics.median(lower_ms):.0f} ms", "", ""],
+    ["build latency, wall (median of 20)", f"{build_wall:.1f} ms", "<= 40 ms", verdict(build_wall <= 40)],
+    ["build latency, CPU time (median of 20)", f"{build_cpu:.1f} ms", "<= 40 ms", verdict(build_cpu <= 40)],
+    ["  of which lowering (wall)", f"{statistics.median(lower_ms):.1f} ms", "", ""],
+    ["cached rebuild (median of 20)", f"{rebuild:.2f} ms", "<= 2 ms", verdict(rebuild <= 2)],
 ])

@@ -35,3 +35,17 @@ def reference(a: np.ndarray, b: np.ndarray, out_dtype: str | None = None) -> np.
 
 def flops(batch: int, M: int, N: int, K: int, **_) -> int:
     return 2 * batch * M * N * K
+
+
+def cpu_template(cfg, batch: int, M: int, N: int, K: int, dtype: str = "float32"):
+    """CPU tuning template: `_tuning.tile_reduction` on C[b, i, j]. Knobs: tile_b, tile_i,
+    tile_j ([-1, middle, inner] of each output axis; inner j is vectorized), tile_k ([-1, inner]),
+    unroll_inner, parallel (the fused outer tiles), auto_unroll_max_step. -> (s, [A, B, C])."""
+    import workbench as wb
+
+    from ._tuning import tile_reduction
+    (A, B), C = make(batch, M, N, K, dtype)
+    cfg.add_flop(flops(batch, M, N, K))
+    s = wb.create_schedule(C)
+    tile_reduction(cfg, s, C)
+    return s, [A, B, C]

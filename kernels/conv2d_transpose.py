@@ -103,3 +103,21 @@ def flops(batch, in_channel, height, width, out_channel, kernel_size, stride=1, 
     dilate+pad+conv form also multiplies the inserted zeros)."""
     KH, KW = pair(kernel_size, "kernel_size")
     return 2 * batch * in_channel * height * width * out_channel * KH * KW
+
+
+def cpu_template(cfg, batch: int, in_channel: int, height: int, width: int, out_channel: int,
+                 kernel_size, stride=1, padding=0, output_padding=0, dtype: str = "float32"):
+    """CPU tuning template: dilation and padding inlined, then `_tuning.tile_reduction` on the
+    output (tile_n, tile_f, tile_y, tile_x: [-1, middle, inner]; tile_rc, tile_ry, tile_rx:
+    [-1, inner]; unroll_inner, parallel, auto_unroll_max_step). -> (s, [data, kernel, out])."""
+    import workbench as wb
+
+    from ._tuning import inline_elementwise, tile_reduction
+    inputs, out = make(batch, in_channel, height, width, out_channel, kernel_size, stride, padding,
+                       output_padding, dtype)
+    cfg.add_flop(flops(batch, in_channel, height, width, out_channel, kernel_size, stride, padding,
+                       output_padding))
+    s = wb.create_schedule(out)
+    inline_elementwise(s)
+    tile_reduction(cfg, s, out, max_inner=32)
+    return s, [*inputs, out]

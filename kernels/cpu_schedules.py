@@ -101,3 +101,53 @@ def conv2d_nchw_blocked(batch: int, in_channel: int, height: int, width: int, ou
     s[packed].parallel(packed.op.axis[0])
     s[packed].vectorize(packed.op.axis[4])
     return s, [data, kernel, out]
+
+
+def softmax_rows(rows: int, cols: int, dtype: str = "float32", vector: int = 16):
+    """Softmax along the last axis of a rows x cols matrix: each of the four stages (max, exp, sum,
+    normalize; see kernels/softmax.py) runs over the rows in parallel, the elementwise ones
+    vectorized `vector` wide (exp is inline polynomial vector code), the reductions vectorized by
+    LLVM (a float reduction update may be reassociated into partial results, as numpy's pairwise
+    summation does).
+
+    Returns (schedule, [data, out])."""
+    from . import softmax
+    (data,), out = softmax.make((rows, cols), dtype)
+    s = wb.create_schedule(out)
+    stages = {st.op.name: st for st in s.stages}
+    for name in ("softmax_max", "softmax_exp", "softmax_sum", "softmax"):
+        st = stages[name]
+        st.parallel(st.op.axis[0])
+        if name in ("softmax_exp", "softmax") and cols % vector == 0:
+            _, inner = st.split(st.op.axis[1], factor=vector)
+            st.vectorize(inner)
+    return s, [data, out]
+
+
+def matmul_tvm_tutorial(M: int, N: int, K: int, dtype: str = "float32", bn: int = 32, kfactor: int = 4):
+    """TVM's "How to optimize GEMM on CPU" tutorial schedule, final (parallel) version, verbatim:
+    B packed into bn-wide panels, C tiled bn x bn, a write cache computed at the tile's column
+    loop with its reduction split by kfactor, reordered (ko, mc, ki, nc), nc vectorized, ki
+    unrolled, the packing vectorized and parallel, the tile rows parallel.
+
+    Returns (schedule, [A, B, C])."""
+    A = te.placeholder((M, K), dtype, name="A")
+    B = te.placeholder((K, N), dtype, name="B")
+    k = te.reduce_axis((0, K), name="k")
+    packedB = te.compute((N // bn, K, bn), lambda bigN, kk, littleN: B[kk, bigN * bn + littleN], name="packedB")
+    C = te.compute((M, N), lambda m, n: te.sum(A[m, k] * packedB[n // bn, k, n % bn], axis=k), name="C")
+    s = wb.create_schedule(C)
+    CC = s.cache_write(C, "local")
+    mo, no, mi, ni = s[C].tile(C.op.axis[0], C.op.axis[1], bn, bn)
+    s[CC].compute_at(s[C], no)
+    mc, nc = s[CC].op.axis
+    (kaxis,) = s[CC].op.reduce_axis
+    ko, ki = s[CC].split(kaxis, factor=kfactor)
+    s[CC].reorder(ko, mc, ki, nc)
+    s[CC].vectorize(nc)
+    s[CC].unroll(ki)
+    x, y, z = s[packedB].op.axis
+    s[packedB].vectorize(z)
+    s[packedB].parallel(x)
+    s[C].parallel(mo)
+    return s, [A, B, C]

@@ -62,3 +62,21 @@ def flops(batch, channel, height, width, kernel_size, stride=1, padding=0, dilat
     KH, KW = pair(kernel_size, "kernel_size")
     _, _, _, (OH, OW) = window_geometry((height, width), (KH, KW), stride, padding, dilation)
     return 2 * batch * channel * multiplier * OH * OW * KH * KW
+
+
+def cpu_template(cfg, batch: int, channel: int, height: int, width: int, kernel_size, stride=1,
+                 padding=0, dilation=1, multiplier: int = 1, dtype: str = "float32"):
+    """CPU tuning template: padding inlined, then `_tuning.tile_reduction` on the output
+    (tile_n, tile_c, tile_y, tile_x: [-1, middle, inner], inner x vectorized; tile_ry, tile_rx:
+    [-1, inner]; unroll_inner, parallel, auto_unroll_max_step). -> (s, [data, kernel, out])."""
+    import workbench as wb
+
+    from ._tuning import inline_elementwise, tile_reduction
+    inputs, out = make(batch, channel, height, width, kernel_size, stride, padding, dilation,
+                       multiplier, dtype)
+    cfg.add_flop(flops(batch, channel, height, width, kernel_size, stride, padding, dilation,
+                       multiplier))
+    s = wb.create_schedule(out)
+    inline_elementwise(s)
+    tile_reduction(cfg, s, out, max_inner=32)
+    return s, [*inputs, out]

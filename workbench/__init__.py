@@ -4,22 +4,38 @@
     from workbench import te
     s = wb.create_schedule(C); print(wb.lower(s, [A, B, C])); f = wb.build(s, [A, B, C])
 """
-from . import te
+from . import ir, te
+from .lower import PassContext, Pipeline
 from .lower import lower as _lower
-from .schedule import Schedule, ScheduleError, Stage, Trace, create_schedule
+from .lower.bounds_check import BoundsError
+from .schedule import Schedule, ScheduleError, ScheduleWarning, Stage, Trace, TraceError, create_schedule
+from .target import Target
 
 
-def lower(sch, args, name: str = "main"):
-    """The lowered loop IR of `sch` with parameters `args`; print it to read it."""
-    return _lower(sch, args, name)
+def lower(sch, args, name: str = "main", *, stop_after: str | None = None, ctx: PassContext | None = None,
+          **options):
+    """The lowered loop IR of `sch` with parameters `args`; print it to read it.
+
+    Options: `stop_after="storage_flatten"` stops after that pass; `ctx=wb.PassContext(...)` or
+    keywords (keep_trivial_loops=True, bounds_checks=False, unroll_limit=..., verify=True) set the
+    pass context; `pipeline=` runs a backend's pipeline. `func.after("vectorize")` prints the IR
+    after one pass."""
+    return _lower(sch, args, name, stop_after=stop_after, ctx=ctx, **options)
 
 
-def build(sch, args, target: str = "llvm", name: str = "main"):
-    """Lower and JIT-compile `sch`; returns a Kernel called as f(*arrays) (one per arg, in order)."""
-    from .codegen import build_func
-    if target != "llvm":
-        raise ValueError(f"unknown target {target!r}; the CPU target is 'llvm' (VTA: accel.vta.build)")
-    return build_func(_lower(sch, args, name), target=target)
+def build(sch, args, target="llvm", name: str = "main", *, cache=True, **options):
+    """Lower and compile `sch` for `target` (a string such as "llvm -mcpu=x86-64-v3" or a Target;
+    "llvm" is this host); returns a Kernel called as f(*arrays) (one per arg, in order).
+
+    Lowering options as for `lower`, e.g. bounds_checks=False drops the run-time index checks.
+    A structurally equal schedule built before is not lowered or compiled again: `cache` is True
+    (the process's compile cache, `wb.runtime.default_cache()`), a `wb.runtime.CompileCache`, or
+    None (always build)."""
+    from .lower.schedule_ops import reject_thread_bindings
+    from .runtime import build_schedule
+    target = Target.parse(target)
+    reject_thread_bindings(sch, str(target))
+    return build_schedule(sch, args, target, name, cache=cache, **options)
 
 
 def load_ipython_extension(ipython):
@@ -28,4 +44,5 @@ def load_ipython_extension(ipython):
     _load(ipython)
 
 
-__all__ = ["te", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError", "Trace"]
+__all__ = ["te", "ir", "create_schedule", "lower", "build", "Schedule", "Stage", "ScheduleError",
+           "ScheduleWarning", "BoundsError", "PassContext", "Pipeline", "Trace", "TraceError", "Target"]

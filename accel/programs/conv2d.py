@@ -82,8 +82,11 @@ def choose_tiles(env, wl: Conv2DWorkload, nthreads: int = 2) -> ConvTiles:
 
 def build(env, wl: Conv2DWorkload, *, nthreads: int = 1, tiles: ConvTiles | None = None,
           shift: int = 8, clip=(0, 127), data: np.ndarray | None = None,
-          kernel: np.ndarray | None = None, rt: Runtime | None = None):
-    """Record the program; returns ``(program, buffers)`` with "data", "kernel", "out" packed."""
+          kernel: np.ndarray | None = None, rt: Runtime | None = None,
+          bias: np.ndarray | None = None):
+    """Record the program; returns ``(program, buffers)`` with "data", "kernel", "out" packed.
+    ``bias`` (int32 per output channel, in accumulator units) initializes each tile's
+    accumulators by an ACC load instead of the reset GEMM (TVM's VTA flow adds it in the acc)."""
     B, BI, BO = env.BATCH, env.BLOCK_IN, env.BLOCK_OUT
     for name, n, blk in (("batch", wl.batch, B), ("in_filter", wl.in_filter, BI),
                          ("out_filter", wl.out_filter, BO)):
@@ -104,6 +107,11 @@ def build(env, wl: Conv2DWorkload, *, nthreads: int = 1, tiles: ConvTiles | None
     obuf = rt.alloc((Nb, COb, OH, OW, B, BO), "int8", "out")
     rows, cols = _geometry(wl, t)
     tco, th, tw, tci = t.tco, t.th, t.tw, t.tci
+    bbuf = None
+    if bias is not None:   # one acc element per (channel block, tile position), replicated
+        b = np.asarray(bias, np.int32).reshape(COb, 1, 1, BO)
+        bbuf = rt.alloc((COb, th * tw, B, BO), "int32", "bias",
+                        np.ascontiguousarray(np.broadcast_to(b, (COb, th * tw, B, BO))))
     inp_slot, wgt_slot, acc_slot = tci * rows * cols, tco * tci * KK, tco * th * tw
 
     tiles_list = [(n, co, h, w) for n in range(Nb) for co in range(0, COb, tco)
@@ -140,8 +148,12 @@ def build(env, wl: Conv2DWorkload, *, nthreads: int = 1, tiles: ConvTiles | None
         aslot = tix % nthreads
         abase = aslot * acc_slot
         proto.begin_tile(tix)
-        rt.push_gemm_op("conv.reset", tile_kernel(abase, lambda k, d: k.uop_push(0, 1, d, 0, 0)),
-                        aslot)
+        if bbuf is None:
+            rt.push_gemm_op("conv.reset", tile_kernel(abase, lambda k, d: k.uop_push(0, 1, d, 0, 0)),
+                            aslot)
+        else:
+            rt.load_buffer_2d(bbuf, co0 * th * tw, th * tw, tco, th * tw, 0, 0, 0, 0, abase,
+                              isa.MEM_ACC)
         r0, c0 = h0 * s - p, w0 * s - p
         ypad0, ypad1 = max(0, -r0), max(0, r0 + rows - H)
         xpad0, xpad1 = max(0, -c0), max(0, c0 + cols - W)
@@ -172,18 +184,22 @@ def build(env, wl: Conv2DWorkload, *, nthreads: int = 1, tiles: ConvTiles | None
                 rt.store_buffer_2d(abase + co * th * tw, isa.MEM_OUT, obuf, out0 + co * OH * OW,
                                    tw, th, OW)
         proto.end_store(tix)
-    return rt.flush(), {"data": dbuf, "kernel": kbuf, "out": obuf}
+    bufs = {"data": dbuf, "kernel": kbuf, "out": obuf}
+    if bbuf is not None:
+        bufs["bias"] = bbuf
+    return rt.flush(), bufs
 
 
 def run(env, wl: Conv2DWorkload, data, kernel, *, nthreads=1, tiles=None, shift=8,
-        clip=(0, 127), simulator=None):
+        clip=(0, 127), simulator=None, bias=None):
     """Build and simulate; returns ``(out NCHW int8, SimResult)``."""
     from accel.vta import Simulator
     prog, _ = build(env, wl, nthreads=nthreads, tiles=tiles, shift=shift, clip=clip, data=data,
-                    kernel=kernel)
+                    kernel=kernel, bias=bias)
     result = (simulator or Simulator(env)).run(prog)
     return unpack_nchw(result.outputs["out"]), result
 
 
-def reference(wl: Conv2DWorkload, data, kernel, *, shift=8, clip=(0, 127)):
-    return conv2d_reference(data, kernel, stride=wl.stride, pad=wl.pad, shift=shift, clip=clip)
+def reference(wl: Conv2DWorkload, data, kernel, *, shift=8, clip=(0, 127), bias=None):
+    return conv2d_reference(data, kernel, stride=wl.stride, pad=wl.pad, shift=shift, clip=clip,
+                            bias=bias)

@@ -52,8 +52,9 @@ def gemm_reference(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     return acc.astype(np.int8)
 
 
-def conv2d_reference(x, w, *, stride=1, pad=0, shift=0, clip=(0, 127)) -> np.ndarray:
-    """int8 NCHW conv2d, int32 accumulator, then >> shift and clip, as VTA's epilogue does."""
+def conv2d_reference(x, w, *, stride=1, pad=0, shift=0, clip=(0, 127), bias=None) -> np.ndarray:
+    """int8 NCHW conv2d, int32 accumulator (+ int32 bias per output channel), then >> shift and
+    clip, as VTA's epilogue does."""
     N, C, H, W = x.shape
     O, _, KH, KW = w.shape
     OH = (H + 2 * pad - KH) // stride + 1
@@ -64,6 +65,8 @@ def conv2d_reference(x, w, *, stride=1, pad=0, shift=0, clip=(0, 127)) -> np.nda
         for kw in range(KW):
             cols[:, :, kh, kw] = xp[:, :, kh:kh + stride * OH:stride, kw:kw + stride * OW:stride]
     acc = np.einsum("nckhyx,ockh->noyx", cols, w.astype(np.int64), optimize=True)
+    if bias is not None:
+        acc = acc + np.asarray(bias, np.int64).reshape(1, -1, 1, 1)
     acc = acc.astype(np.int32)  # wrap like the 32-bit accumulator
     out = np.right_shift(acc, shift) if shift >= 0 else np.left_shift(acc, -shift)
     return np.clip(out, clip[0], clip[1]).astype(np.int8)

@@ -5,16 +5,18 @@
     rt = vta.Runtime(env)                      # VTA's JIT runtime: DMA, tokens, micro-kernels
     prog = rt.flush()                          # or rt.synchronize() to flush and run
     out = vta.Simulator(env).run(prog, inputs) # .outputs, .stats, .events
+    prog = vta.build(s, [A, W, C], env)        # the compiler: a te schedule -> Program
 """
 from . import disasm, isa
 from .env import Env
-from .errors import (ConfigError, DeadlockError, EncodingError, HazardError, ProgramError,
-                     VTAError)
+from .errors import (CompileError, ConfigError, DeadlockError, EncodingError, HazardError,
+                     ProgramError, VTAError)
 from .program import DramBuffer, Program
 from .runtime import Runtime
 from .sim.simulator import SimResult, Simulator, Stats, TokenLeakWarning
 from .sim.timing import Event
+from .compiler import build, lower
 
 __all__ = ["Env", "Runtime", "Simulator", "SimResult", "Stats", "Event", "Program",
            "DramBuffer", "DeadlockError", "HazardError", "ConfigError", "EncodingError",
-           "ProgramError", "VTAError", "TokenLeakWarning", "isa", "disasm"]
+           "ProgramError", "VTAError", "CompileError", "build", "lower", "TokenLeakWarning", "isa", "disasm"]

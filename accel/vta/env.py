@@ -57,6 +57,13 @@ class Env:
     ALU_II: int = 2             # cycles per ALU iteration: the register file has one read port
     CMD_QUEUE_DEPTH: int = 512  # command FIFO entries per module (Vivado block design)
     DEP_QUEUE_DEPTH: int = 1024  # dependency-token FIFO entries
+    # 1: fetch, load, compute (uop/acc) and store DMA share one DRAM port, as VTA's AXI masters
+    # do through the Zynq HP port (Vivado block design): one transfer's beats at a time.
+    DRAM_SHARED_PORT: int = 1
+    # Cycles to drain and refill the GEMM/ALU pipeline at each (iter_out, iter_in) iteration:
+    # HLS pipelines only the uop loop (vta.cc: PIPELINE II=1 on the uop loop, the two outer
+    # loops are not flattened), so each outer iteration pays the pipeline depth again.
+    LOOP_REFILL: int = 4
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -147,6 +154,34 @@ class Env:
             return max(self.LOG_ACC_BUFF_DEPTH, self.LOG_INP_BUFF_DEPTH)
         return self.LOG_INP_BUFF_DEPTH
 
+    # ------------------------------------------------------------------ TVM's compiler names
+    # SRAM scopes (registered with the schedule's scope registry by accel.vta.compiler), the
+    # pragma keys of DMA copies and ALU kernels, and the dtypes of the VTA tutorials.
+    inp_scope = "local.inp_buffer"
+    wgt_scope = "local.wgt_buffer"
+    acc_scope = "local.acc_buffer"
+    dma_copy = "dma_copy"
+    alu = "alu"
+    inp_dtype = property(lambda self: f"int{self.INP_WIDTH}")
+    wgt_dtype = property(lambda self: f"int{self.WGT_WIDTH}")
+    acc_dtype = property(lambda self: f"int{self.ACC_WIDTH}")
+    out_dtype = property(lambda self: f"int{self.OUT_WIDTH}")
+
+    @property
+    def gemm(self):
+        """The GEMM tensor intrinsic: ``s[C].tensorize(b_tns, env.gemm)``."""
+        from .compiler.intrin import gemm_intrin
+        return gemm_intrin(self)
+
+    def scope_capacity(self, scope: str) -> int:
+        """Bytes of the SRAM behind a scope (inp/wgt/acc) in this configuration."""
+        table = {self.inp_scope: 1 << self.LOG_INP_BUFF_SIZE,
+                 self.wgt_scope: 1 << self.LOG_WGT_BUFF_SIZE,
+                 self.acc_scope: 1 << self.LOG_ACC_BUFF_SIZE}
+        if scope not in table:
+            raise ConfigError(f"scope {scope!r} is not a VTA SRAM; VTA's are {list(table)}")
+        return table[scope]
+
     BUS_BYTES = property(lambda self: self.BUS_WIDTH // 8)
     MACS_PER_CYCLE = property(lambda self: self.BATCH * self.BLOCK_IN * self.BLOCK_OUT)
 
@@ -188,9 +223,16 @@ class Env:
             if depth > MEMOP_SRAM_ADDR_BITS:
                 raise ConfigError(f"{param}={getattr(self, param)}: depth 2^{depth} exceeds the "
                                   f"{MEMOP_SRAM_ADDR_BITS}-bit sram_base field")
-        if not 1 <= self.LOG_UOP_BUFF_DEPTH <= 14:
-            raise ConfigError(f"LOG_UOP_BUFF_SIZE={self.LOG_UOP_BUFF_SIZE}: uop depth 2^"
-                              f"{self.LOG_UOP_BUFF_DEPTH} must be 2^1..2^14 to fit uop_bgn/uop_end")
+        if self.LOG_UOP_BUFF_DEPTH < 1:
+            raise ConfigError(f"LOG_UOP_BUFF_SIZE={self.LOG_UOP_BUFF_SIZE}: the uop buffer holds "
+                              "fewer than two micro-ops")
+        # GEMM/ALU word 0: header 7 + reset 1 + uop_bgn u + uop_end u+1 + iter_out/in 2x14 bits
+        gemm_bits = 7 + 1 + 2 * self.LOG_UOP_BUFF_DEPTH + 1 + 2 * LOOP_ITER_BITS
+        if gemm_bits > 64:
+            raise ConfigError(
+                f"LOG_UOP_BUFF_SIZE={self.LOG_UOP_BUFF_SIZE}: uop depth 2^{self.LOG_UOP_BUFF_DEPTH}"
+                f" needs {gemm_bits} bits in GEMM/ALU word 0 (uop_bgn, uop_end), more than 64; "
+                f"at most LOG_UOP_BUFF_SIZE={(64 - 37) // 2 + 2}")
         uop_bits = self.LOG_ACC_BUFF_DEPTH + self.UOP_SRC_BITS + self.LOG_WGT_BUFF_DEPTH
         if uop_bits > UOP_BITS:
             raise ConfigError(
@@ -210,7 +252,9 @@ class Env:
         for name in ("HW_FREQ", "GEMM_II", "ALU_II", "CMD_QUEUE_DEPTH", "DEP_QUEUE_DEPTH"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be >= 1")
-        for name in ("DRAM_LATENCY", "PIPELINE_FILL"):
+        if self.DRAM_SHARED_PORT not in (0, 1):
+            raise ConfigError(f"DRAM_SHARED_PORT={self.DRAM_SHARED_PORT}: must be 0 or 1")
+        for name in ("DRAM_LATENCY", "PIPELINE_FILL", "LOOP_REFILL"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be >= 0")
 

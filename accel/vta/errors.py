@@ -34,3 +34,14 @@ class DeadlockError(VTAError):
         super().__init__(message)
         self.blocked = tuple(blocked)
         self.cycle = cycle
+
+
+class CompileError(VTAError, ValueError):
+    """``vta.build`` cannot map a schedule onto VTA.  The message names the compiler pass, the
+    te stage and why (a buffer over SRAM capacity, a nest that is not tensorizable, a DMA that
+    is not 2-D, an ALU op VTA lacks, ...)."""
+
+    def __init__(self, pass_name: str, stage: str | None, reason: str):
+        where = f" stage {stage!r}" if stage else ""
+        super().__init__(f"vta.build [{pass_name}]{where}: {reason}")
+        self.pass_name, self.stage, self.reason = pass_name, stage, reason

@@ -95,6 +95,9 @@ class Program:
     insns: tuple
     image: np.ndarray = field(repr=False)
     buffers: tuple = ()
+    # set by vta.build: the VTA IR it compiled and the runtime calls it made (tokens included)
+    lowered: object = field(default=None, repr=False)
+    calls: tuple = field(default=(), repr=False)
 
     def buffer(self, name: str) -> BufferInfo:
         for b in self.buffers:
@@ -117,6 +120,16 @@ class Program:
     def listing(self, uops: bool = False) -> str:
         from .disasm import disassemble
         return disassemble(self, uops=uops)
+
+    def disasm(self, uops: bool = False) -> str:
+        """The instruction listing (opcodes, fields, dependency flags)."""
+        return self.listing(uops=uops)
+
+    def call_listing(self, limit: int | None = 200) -> str:
+        """The runtime calls vta.build made, VTADepPush/VTADepPop included (first ``limit``)."""
+        calls = self.calls if limit is None else self.calls[:limit]
+        more = len(self.calls) - len(calls)
+        return "\n".join(calls) + (f"\n... {more} more calls" if more > 0 else "")
 
     def opcode_counts(self) -> Counter:
         from .disasm import mnemonic

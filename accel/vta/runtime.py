@@ -148,8 +148,11 @@ class Runtime:
         self._check_pair(frm, to, "dep_push")
         self._commit_pending_pop(frm)
         flag = "push_next_dep" if frm < to else "push_prev_dep"
-        if self._insns and isa.stage_of(self._insns[-1]) == frm \
-                and not getattr(self._insns[-1], flag):
+        last = self._insns[-1] if self._insns else None
+        # InsnQueue::GetPipelineStage gives a LOAD with x_size == 0 (a dependency NOP) no stage,
+        # so a push is never folded onto it; a STORE NOP keeps the store stage.
+        if last is not None and isa.stage_of(last) == frm and not getattr(last, flag) \
+                and not (type(last) is isa.Load and last.x_size == 0):
             self._insns[-1] = dataclasses.replace(self._insns[-1], **{flag: 1})
             return
         self._push_noop(frm, push_next=int(frm < to), push_prev=int(frm > to))

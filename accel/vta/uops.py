@@ -61,6 +61,11 @@ class KernelRecorder:
         self._attrs = None
 
     def uop_loop_begin(self, extent: int, dst_factor: int, src_factor: int, wgt_factor: int = 0):
+        if self._uops:
+            # UopKernel::PushLoopBegin checks the uop list is empty: the loops of a kernel
+            # enclose all of its uops, so a loop opened after a push has no encoding.
+            raise ProgramError(f"micro-kernel {self.name}: uop_loop_begin after {len(self._uops)} "
+                               "uop(s) were pushed; open the uop loops before the first uop_push")
         if len(self._loops) == 2:
             raise ProgramError(f"micro-kernel {self.name}: at most 2 uop loops (VTAUopLoopBegin)")
         if extent < 1:
@@ -83,7 +88,10 @@ class KernelRecorder:
                                f"(mode, reset, opcode, use_imm, imm)={attrs}, the kernel has "
                                f"{self._attrs}; all uops of a kernel must agree")
         # VTA's UopKernel::VerifyDep: the II=1 pipeline has no read-after-write check on acc,
-        # so a uop may not write an index written by either of the two uops before it.
+        # so a uop may not write an index written by either of the two uops before it.  Like
+        # VerifyDep this looks at the uop list only, not across loop iterations: TVM's
+        # matrix_multiply_opt kernel (one uop under loops (16,1,0,16), (16,0,1,1)) writes the
+        # same accumulator on consecutive iterations and runs on the hardware.
         for back, prev in enumerate(reversed(self._uops[-2:]), start=1):
             if prev.dst_idx == dst:
                 raise HazardError(
@@ -101,37 +109,8 @@ class KernelRecorder:
             raise ProgramError(f"micro-kernel {self.name}: {len(self._uops)} uops exceed the uop "
                                f"buffer depth {self.env.UOP_BUFF_DEPTH}")
         mode, reset, opcode, use_imm, imm = self._attrs
-        kernel = UopKernel(mode, reset, opcode, use_imm, imm, tuple(self._loops),
-                           tuple(self._uops), isa.uops_to_array(self._uops, self.env))
-        if not reset:
-            check_expanded_hazard(kernel, self.name)
-        return kernel
-
-
-def check_expanded_hazard(kernel: UopKernel, name: str) -> None:
-    """The same two-deep rule across loop iterations (VerifyDep only sees the uop list).
-
-    The hardware issues (i, j, uop) in order at one per cycle, so a write two issues after a
-    write to the same index reads a stale value: that is a wrong result, not just slow code.
-    """
-    f = kernel.loop_fields()
-    dst = np.array([u.dst_idx for u in kernel.uops], np.int64)
-    n = f["iter_out"] * f["iter_in"] * len(dst)
-    if n < 2 or n > 1 << 22:  # very large kernels are checked by the simulator's own bounds
-        return
-    i = np.arange(f["iter_out"])[:, None, None] * f["dst_factor_out"]
-    j = np.arange(f["iter_in"])[None, :, None] * f["dst_factor_in"]
-    seq = (dst[None, None, :] + i + j).reshape(-1)
-    for back in (1, 2):
-        clash = np.nonzero(seq[back:] == seq[:-back])[0]
-        if clash.size:
-            e = int(clash[0]) + back
-            it, rem = divmod(e, f["iter_in"] * len(dst))
-            jt, u = divmod(rem, len(dst))
-            raise HazardError(
-                f"micro-kernel {name}: issue (iter_out={it}, iter_in={jt}, uop={u}) writes "
-                f"acc[{int(seq[e])}], written {back} issue(s) earlier; the loops need at least 3 "
-                f"distinct consecutive dst indices (VTA's two-deep write-after-write rule)")
+        return UopKernel(mode, reset, opcode, use_imm, imm, tuple(self._loops),
+                         tuple(self._uops), isa.uops_to_array(self._uops, self.env))
 
 
 class UopCache:

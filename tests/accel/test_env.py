@@ -73,3 +73,11 @@ def test_from_json_round_trip(tmp_path, env):
 def test_missing_config_file_names_path(tmp_path):
     with pytest.raises(vta.ConfigError, match="nope.json"):
         vta.Env.from_json(tmp_path / "nope.json")
+
+
+def test_uop_buffer_too_large_for_the_gemm_field_is_a_config_error(env):
+    """uop_bgn/uop_end take 2*depth+1 bits of GEMM word 0: 2^14 uops do not fit (audit finding);
+    the error comes when the configuration is made, not when the first GEMM is encoded."""
+    with pytest.raises(vta.ConfigError, match="LOG_UOP_BUFF_SIZE=16.*word 0"):
+        env.replace(LOG_UOP_BUFF_SIZE=16)
+    assert env.replace(LOG_UOP_BUFF_SIZE=15).UOP_BUFF_DEPTH == 8192

@@ -180,7 +180,7 @@ def test_padded_loads_stores_and_counters(env, rng):
     np.testing.assert_array_equal(tile[1:4, 1:3], x[1:4, 1:3])
     c = res.stats.counters
     assert c["inp_load_nbytes"] == 6 * 16          # padding excluded
-    assert c["acc_load_nbytes"] == 2 * 16
+    assert c["acc_load_nbytes"] == 2 * 64  # fsim Load_int8 counts acc SRAM elements
     assert c["out_store_nbytes"] == 4 * 16
     assert c["alu_counter"] == 4 and c["gemm_counter"] == 0
     assert c["uop_load_nbytes"] == 4
@@ -232,3 +232,14 @@ def test_reloaded_uops_are_not_served_from_a_stale_plan():
     rt.store_buffer_2d(0, isa.MEM_OUT, out, 0, 6, 1, 6)
     rt.synchronize()
     assert (out.data == 2).all()
+
+
+def test_alu_ignores_reset_reg(env, rng):
+    """fsim, HLS and Chisel compute an ALU op whatever its reset bit says (audit finding)."""
+    st = FunctionalState(env, np.zeros(PAGE, np.uint8))
+    st.acc[:4] = rng.integers(-1000, 1000, st.acc[:4].shape, dtype=np.int32)
+    before = st.acc[:4].copy()
+    st.uop[:, 0] = (0, 0, 0)
+    st.execute(isa.Alu(reset_reg=1, uop_bgn=0, uop_end=1, iter_out=1, iter_in=4,
+                       dst_factor_in=1, alu_opcode=isa.ALU_ADD, use_imm=1, imm=5), 0)
+    np.testing.assert_array_equal(st.acc[:4], before + 5)

@@ -38,8 +38,29 @@ def test_dep_pop_is_pending_until_next_instruction(env):
     rt.dep_pop(C, L)  # second pending pop on the same side commits the first as a NOP
     assert rt.insn_count == 2 and rt._insns[-1].pop_next_dep and rt._insns[-1].x_size == 0
     rt.dep_pop(L, C)
-    rt.dep_push(C, S)  # a push commits the stage's pending pops first
-    assert rt._insns[-1].pop_prev_dep and rt._insns[-1].push_next_dep
+    rt.dep_push(C, S)  # a push commits the stage's pending pops first, as a compute NOP ...
+    pop_nop, push_nop = rt._insns[-2:]
+    # ... which has no pipeline stage (LOAD with x_size 0), so the push gets a NOP of its own
+    assert pop_nop.pop_prev_dep and not pop_nop.push_next_dep
+    assert push_nop.push_next_dep and not push_nop.pop_prev_dep and push_nop.x_size == 0
+
+
+def test_push_is_never_folded_onto_a_load_nop(env):
+    """InsnQueue::GetPipelineStage: a LOAD with x_size == 0 has no stage (audit finding)."""
+    rt = vta.Runtime(env)
+    rt.dep_push(L, C)            # nothing in the queue: a load NOP carries push_next
+    rt.dep_push(C, L)            # compute NOP carries push_prev
+    rt.dep_push(C, L)            # its bit is taken anyway
+    rt.dep_push(L, C)            # last insn is a compute NOP: new load NOP
+    rt.dep_push(C, S)            # last insn is a load NOP: new compute NOP, not folded
+    rt.dep_push(C, S)            # last insn is a compute NOP (x_size 0): another NOP
+    assert [isa.stage_of(i) for i in rt._insns] == [L, C, C, L, C, C]
+    assert all(i.x_size == 0 for i in rt._insns)
+    out = rt.alloc((1, 1, 16), "int8", "o")
+    rt.store_buffer_2d(0, isa.MEM_OUT, out, 0, 0, 1, 1)   # a STORE NOP keeps its stage
+    rt.dep_push(S, C)
+    assert len(rt._insns) == 7 and type(rt._insns[-1]) is isa.Store
+    assert rt._insns[-1].push_prev_dep == 1
 
 
 def test_invalid_stage_pairs(env):
@@ -115,22 +136,54 @@ def test_hazard_rule_within_kernel(env):
         rt.push_gemm_op("bad", bad)
 
 
-def test_hazard_rule_across_loop_iterations(env):
+def test_hazard_rule_looks_at_the_uop_list_only(env):
+    """VerifyDep checks the previous two uops of the list, not loop iterations (audit finding):
+    TVM's matrix_multiply_opt kernel, one uop under loops (16,1,0,16) and (16,0,1,1), is legal
+    and computes the blocked product."""
+    rng = np.random.default_rng(3)
     rt = vta.Runtime(env)
+    a = rng.integers(-128, 128, (16, 1, 16), dtype=np.int8)
+    w = rng.integers(-128, 128, (16 * 16, 16, 16), dtype=np.int8)
+    A = rt.alloc(a.shape, "int8", "A", a)
+    W = rt.alloc(w.shape, "int8", "W", w)
+    out = rt.alloc((16, 1, 16), "int8", "out")
+    rt.load_buffer_2d(A, 0, 16, 1, 16, 0, 0, 0, 0, 0, isa.MEM_INP)
+    rt.load_buffer_2d(W, 0, 256, 1, 256, 0, 0, 0, 0, 0, isa.MEM_WGT)
+    rt.dep_push(L, C)
+    rt.dep_pop(L, C)
 
-    def bad(k):  # one uop, reduction loop with dst factor 0: every issue hits acc[0]
-        k.uop_loop_begin(4, 0, 1, 1)
+    def reset(k):
+        k.uop_loop_begin(16, 1, 0, 0)
+        k.uop_push(0, 1, 0, 0, 0)
+        k.uop_loop_end()
+
+    def tutorial(k):
+        k.uop_loop_begin(16, 1, 0, 16)
+        k.uop_loop_begin(16, 0, 1, 1)
         k.uop_push(0, 0, 0, 0, 0)
         k.uop_loop_end()
-    with pytest.raises(vta.HazardError, match="iter_out=1"):
-        rt.push_gemm_op("bad", bad)
-
-    def ok(k):  # the same reduction with three accumulators innermost is legal
-        k.uop_loop_begin(4, 0, 1, 1)
-        for d in range(3):
-            k.uop_push(0, 0, d, 0, d)
         k.uop_loop_end()
-    rt.push_gemm_op("ok", ok)
+    rt.push_gemm_op("reset", reset)
+    rt.push_gemm_op("gemm", tutorial)
+    rt.dep_push(C, S)
+    rt.dep_pop(C, S)
+    rt.store_buffer_2d(0, isa.MEM_OUT, out, 0, 16, 1, 16)
+    res = vta.Simulator(env).run(rt.flush())
+    # out block co = sum_ic a[ic] . w[co * 16 + ic]^T
+    acc = np.einsum("ik,cikj->cj", a[:, 0].astype(np.int64),
+                    w.reshape(16, 16, 16, 16).transpose(0, 1, 3, 2).astype(np.int64))
+    np.testing.assert_array_equal(res.outputs["out"][:, 0], acc.astype(np.int32).astype(np.int8))
+
+
+def test_uop_loop_after_a_push_is_an_error(env):
+    """UopKernel::PushLoopBegin requires an empty uop list (audit finding)."""
+    rt = vta.Runtime(env)
+
+    def late(k):
+        k.uop_push(0, 0, 0, 0, 0)
+        k.uop_loop_begin(4, 1, 1, 1)
+    with pytest.raises(vta.ProgramError, match="uop_loop_begin after 1 uop"):
+        rt.push_gemm_op("late", late)
 
 
 def test_kernel_recording_errors(env):

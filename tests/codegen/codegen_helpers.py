@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from workbench.codegen import build_func
+from workbench.runtime import build_func
 from workbench.ir import Buffer, BufferLoad, BufferStore, For, PrimFunc, Ramp, Var, const
 
 

@@ -55,7 +55,7 @@ def matmul_block(M: int = 1024, N: int = 1024, K: int = 1024, parallel: bool = T
 
 
 def main(n: int = 1024, builds: int = 20):
-    from workbench.codegen import build_func
+    from workbench.runtime import build_func
     func = matmul_block(n, n, n)
     build_func(func)                                   # warm the process-wide caches
     times, phases = [], []

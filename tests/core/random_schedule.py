@@ -7,12 +7,22 @@ import random
 
 import workbench as wb
 
-FACTORS = (1, 2, 3, 4, 5, 7, 8, 16)
+FACTORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16)    # most do not divide the extents
 
 
 def random_schedule(out, rng: random.Random, max_steps: int = 8):
-    s = wb.create_schedule(out)
+    """`out`: an output tensor or a list of them."""
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    s = wb.create_schedule(outs)
+    for o in outs:          # split first sometimes, so producers attach inside a tiled (tail) loop
+        if rng.random() < 0.4:
+            try:
+                s[o].split(rng.choice(s[o].leaf_iter_vars), factor=rng.choice(FACTORS[1:]))
+            except wb.ScheduleError:
+                pass
     stages = [st for st in s.stages if not st.is_placeholder]
+    if rng.random() < 0.5:  # consumers first: a producer then attaches into an attached stage (chains)
+        stages.reverse()
     # where each non-output stage is computed
     for st in stages:
         if st.is_output:
@@ -29,7 +39,7 @@ def random_schedule(out, rng: random.Random, max_steps: int = 8):
             pass
     if rng.random() < 0.25:
         try:
-            s.cache_write(out, "local")
+            s.cache_write(rng.choice(outs), "local")
         except wb.ScheduleError:
             pass
     if rng.random() < 0.3:
@@ -43,7 +53,10 @@ def random_schedule(out, rng: random.Random, max_steps: int = 8):
                 cache.compute_at(reader, rng.choice(reader.leaf_iter_vars))
     for st in s.stages:
         if st.attach != "root" and not st.is_output and rng.random() < 0.1:
-            st.compute_root()
+            try:
+                st.compute_root()
+            except wb.ScheduleError:
+                pass
     stages = [st for st in s.stages if not st.is_placeholder and st.attach != "inline"]
     for _ in range(rng.randint(0, max_steps)):
         st = rng.choice(stages)
@@ -78,7 +91,11 @@ def random_schedule(out, rng: random.Random, max_steps: int = 8):
                 p = rng.randrange(len(leaves) - 1)
                 st.fuse(leaves[p], leaves[p + 1])
             elif prim == "vectorize":
-                st.vectorize(leaves[-1] if rng.random() < 0.8 else rng.choice(leaves))
+                ax = leaves[-1] if rng.random() < 0.8 else rng.choice(leaves)
+                # a non-output stage's vector length is checked at lowering, after bound inference
+                # (it may shrink under compute_at): only ask for lengths that are legal anyway
+                if ax.extent <= 256:
+                    st.vectorize(ax)
             elif prim == "unroll":
                 st.unroll(rng.choice(leaves))
             elif prim == "parallel":

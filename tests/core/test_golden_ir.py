@@ -153,10 +153,16 @@ CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("s_")
 def test_golden(name, update_golden):
     s, args = CASES[name]()
     text = f"# trace\n{s.trace.to_python()}\n# lowered\n{wb.lower(s, args)}\n"
-    path = GOLDEN / f"{name}.txt"
-    if update_golden or not path.exists():
-        path.parent.mkdir(exist_ok=True)
+    check_golden(GOLDEN / f"{name}.txt", text, update_golden)
+
+
+def check_golden(path: Path, text: str, update: bool):
+    """Compare with a golden file; a missing one fails (run pytest --update-golden to write it)."""
+    if update:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        if not update_golden:
-            pytest.skip(f"wrote new golden file {path.name}")
+        return
+    if not path.exists():
+        pytest.fail(f"golden file {path} is missing; run `pytest --update-golden` to create it, "
+                    "then review and commit it")
     assert text == path.read_text()

@@ -21,8 +21,11 @@ def test_design_example():
     s[C].reorder(io, jo, k, ii, ji)
     s[C].vectorize(ji)
     s[C].parallel(io)
-    text = str(wb.lower(s, [A, B, C]))
-    assert "parallel(16)" in text and "ramp(" in text
+    func = wb.lower(s, [A, B, C])
+    text = str(func)
+    # readable: per-dimension indices, a vector access as a slice, loop names as the trace gives them
+    assert "parallel(16)" in text and "B[k, j.outer * 32:j.outer * 32 + 32]" in text
+    assert "ramp(" in func.after("vectorize")
     f = wb.build(s, [A, B, C])
     a, b = np.random.rand(M, K).astype("float32"), np.random.rand(K, N).astype("float32")
     c = np.zeros((M, N), "float32")

@@ -1,18 +1,12 @@
-"""LLVM code generation: lowered PrimFunc -> LLVM IR text (emit, parallel) -> JIT (engine).
+"""LLVM code generation: lowered PrimFunc -> LLVM IR text (emit, parallel) -> machine code (engine).
 
-`build_func(func)` is what `wb.build` calls after lowering.
+`build(func, target) -> CompiledModule` (module.py) is what `wb.build` calls after lowering; the
+runtime wraps the module in a callable `runtime.Kernel`. This package never imports the runtime.
 """
 from __future__ import annotations
 
-from .emit import CodegenError, emit_module
+from .builder import CodegenError
+from .emit import emit_module
+from .module import CompiledModule, Param, build
 
-__all__ = ["CodegenError", "build_func", "emit_module"]
-
-
-def build_func(func, target: str = "llvm", **kwargs):
-    """Compile a lowered PrimFunc for the host CPU -> runtime.Kernel."""
-    if target != "llvm":
-        raise ValueError(f"unsupported target {target!r}; the only code generator target is 'llvm' "
-                         "(VTA programs are built with accel.vta.build)")
-    from ..runtime.kernel import Kernel
-    return Kernel(func, **kwargs)
+__all__ = ["CodegenError", "CompiledModule", "Param", "build", "emit_module"]

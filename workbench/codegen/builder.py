@@ -64,6 +64,14 @@ class ModuleEmitter:
         self.triple, self.datalayout = triple, datalayout
         self.n_outlined = 0
         self._loop_md: dict[str, str] = {}
+        self.vector_bits = 512           # the target's widest vector register
+        self.messages: list[str] = []    # run-time check k fails with status k -> messages[k - 1]
+
+    def check_status(self, message: str) -> int:
+        """The status code a failing run-time check with `message` returns (one per message)."""
+        if message not in self.messages:
+            self.messages.append(message)
+        return self.messages.index(message) + 1
 
     def declare(self, name: str, decl: str) -> str:
         self.decls.setdefault(name, decl)
@@ -104,11 +112,12 @@ class FunctionBuilder:
     """One LLVM function under construction: its blocks, allocas and temporaries."""
 
     def __init__(self, mod: ModuleEmitter, name: str, params: list[tuple[str, str]], *,
-                 linkage: str = "", attrs: str = "", in_parallel: bool = False,
+                 linkage: str = "", attrs: str = "", ret: str = "i32", outlined: bool = False,
                  nthreads: Val | None = None):
         self.mod = mod
         self.name = name
-        self.header = (f"define {linkage}void @{name}("
+        self.ret = ret
+        self.header = (f"define {linkage}{ret} @{name}("
                        + ", ".join(f"{ty} {ref}" for ty, ref in params) + f") {attrs}#0 {{")
         self.allocas: list[str] = []
         self.blocks: list[tuple[str, list[str]]] = []
@@ -116,7 +125,10 @@ class FunctionBuilder:
         self.env: dict = {}        # Var -> Val (i64)
         self.bufs: dict = {}       # Buffer -> Val (ptr)
         self.mask: Val | None = None   # vector lane mask while emitting one side of a vector Select
-        self.in_parallel = in_parallel
+        self.ranges: dict = {}     # Var -> (lo, hi) inclusive, when the loop bounds are known
+        self.heap: list[Val] = []  # heap buffers live at this point (freed on an early return)
+        self.outlined = outlined       # the body of a parallel loop (parallel.py)
+        self.reduction = None          # the reduction update node being emitted (emit.store)
         self.nthreads = nthreads
         self._pure: dict[int, tuple] = {}
         self.new_block("entry")
@@ -162,8 +174,20 @@ class FunctionBuilder:
             return None
         return self.op(f"call {ret} {fn}({a})", ret)
 
-    def finish(self) -> str:
-        self.emit("ret void")
+    def fail(self, status: Val):
+        """Return `status` (nonzero: a run-time check failed) after freeing the live heap buffers."""
+        if self.heap:
+            free = self.mod.declare("@free", "declare void @free(ptr)")
+            for p in reversed(self.heap):
+                self.call(free, "void", [p])
+        self.emit(f"ret i32 {status.ref}")
+
+    def finish(self, result: Val | None = None) -> str:
+        """Close the function (returning `result`, or void / status 0) and add it to the module."""
+        if result is not None:
+            self.emit(f"ret {result}")
+        else:
+            self.emit("ret void" if self.ret == "void" else "ret i32 0")
         lines = [self.header]
         for i, (label, body) in enumerate(self.blocks):
             lines.append(f"{label}:")

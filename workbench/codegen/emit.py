@@ -4,13 +4,23 @@ The IR is written as text (not through llvmlite.ir objects): it is several times
 and it gives direct control over what the optimizer needs to see — fast-math `contract` flags,
 `nsw` index arithmetic in i64, `noalias` parameters, loop metadata and the target attributes.
 
+Integer semantics: every dtype wraps around at its own width, as numpy and TVM compute it (int32
+arithmetic is done in i32 without `nsw`: a wrap is defined behaviour, not poison). Only an integer
+expression of loop variables and constants whose value range (from the loop bounds) provably fits
+its dtype is computed in i64 with `nsw` — then both give the same numbers — which is what address
+arithmetic and loop bounds need (`FunctionEmitter.index`; `value` computes in the expression's own
+dtype).
+
 Conventions
-- Loop counters and all index arithmetic are i64 (the IR's int32 loop variables are widened;
-  `FunctionEmitter.index` computes an integer expression in i64, `value` in its own dtype).
-- Entry function: `void @<name>(ptr noalias %a0, ..., i32 %nthreads)`; parallel loops are outlined
-  by `parallel.py`.
+- Loop counters are i64.
+- Entry function: `i32 @<name>(ptr noalias %a0, ..., i32 %nthreads)` returning 0, or the status
+  k >= 1 of the failed run-time check (`AssertStmt`) whose message is `messages[k - 1]`; parallel
+  loops are outlined by `parallel.py` and report a failure through their closure.
 - Select evaluates only the chosen side when a side loads (branch + phi for scalar conditions,
   masked loads for vector conditions).
+- Unrolling and nested parallel loops are the lowering passes' work: a loop still marked "unrolled"
+  gets `llvm.loop.unroll.full` (unless longer than the unroll pass's limit), a parallel loop inside
+  a parallel loop is an error (the `nested_parallel` pass serializes them).
 """
 from __future__ import annotations
 
@@ -19,40 +29,85 @@ from math import prod
 from ..ir import dtype as dt
 from ..ir import expr as E
 from ..ir import stmt as S
-from .builder import (CodegenError, FunctionBuilder, ModuleEmitter, Val, _lanes_of, _scalar_of, _suffix, i64)
+from ..lower.unroll import MAX_UNROLL
+from .builder import (CodegenError, FunctionBuilder, ModuleEmitter, Val, _lanes_of, _scalar_of, _splat_int, _suffix,
+                      i64)
+from .vecmath import VECTOR_MATH, math_function
 from .llvm_types import elem_size, literal, llvm_type, scalar_literal, storage_type, vec, vector_literal
 
 STACK_LIMIT = 64 * 1024      # Allocate up to this many bytes on the stack (entry-block alloca)
-UNROLL_LIMIT = 64            # "unrolled" loops with a constant extent up to this are unrolled here
 FP = "contract"              # fast-math flags on float arithmetic: fuse to FMA, never reassociate
-_INDEX_DTYPES = ("int32", "int64")
+FP_REDUCE = "reassoc contract"   # ... except the update of a reduction (see _reduction_update)
+_INDEX_DTYPES = {"int32": (-2 ** 31, 2 ** 31 - 1), "int64": (-2 ** 63, 2 ** 63 - 1)}
+
+
+def _interval(t, a, b):
+    """Value range of `a op b` from the ranges of a and b (inclusive bounds), or None."""
+    if t is E.Add:
+        return a[0] + b[0], a[1] + b[1]
+    if t is E.Sub:
+        return a[0] - b[1], a[1] - b[0]
+    if t is E.Mul:
+        c = (a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1])
+        return min(c), max(c)
+    if t is E.Min:
+        return min(a[0], b[0]), min(a[1], b[1])
+    if t is E.Max:
+        return max(a[0], b[0]), max(a[1], b[1])
+    if t is E.FloorDiv:
+        if b[0] > 0 or b[1] < 0:      # divisor of one sign: the extremes are at the corners
+            c = (a[0] // b[0], a[0] // b[1], a[1] // b[0], a[1] // b[1])
+            return min(c), max(c)
+        return None
+    if t is E.FloorMod:
+        if b[0] > 0:
+            return 0, b[1] - 1
+        if b[1] < 0:
+            return b[0] + 1, 0
+        return None
+    return None
 
 
 class FunctionEmitter(FunctionBuilder):
     """Emits one LLVM function: a basic-block builder plus the IR expression/statement visitors."""
 
     # -- expressions: index mode ------------------------------------------------------------------
-    def is_index(self, e) -> bool:
-        """True if `e` is an int32/int64 expression of loop variables and constants only, which is
-        then computed in i64 (what addresses need) rather than in its own width."""
+    def value_range(self, e):
+        """(lo, hi) of an integer expression of loop variables and constants, or None when unknown
+        (a load, a variable without known bounds) or when some intermediate leaves its dtype's
+        range — i.e. exactly when computing `e` in i64 gives what its own dtype gives."""
         hit = self._pure.get(id(e))
         if hit is None:       # the node is kept in the memo so that its id is not reused
-            hit = self._pure[id(e)] = (e, self._is_index(e))
+            hit = self._pure[id(e)] = (e, self._value_range(e))
         return hit[1]
 
-    def _is_index(self, e) -> bool:
-        if dt.base(e.dtype) not in _INDEX_DTYPES:
-            return False
+    def _value_range(self, e):
+        limits = _INDEX_DTYPES.get(dt.base(e.dtype))
+        if limits is None:
+            return None
         t = type(e)
-        if t is E.Var or t is E.Const:
-            return True
-        if t in (E.Add, E.Sub, E.Mul, E.FloorDiv, E.FloorMod, E.Min, E.Max):
-            return self.is_index(e.a) and self.is_index(e.b)
-        if t is E.Ramp:
-            return self.is_index(e.base)
-        if t is E.Broadcast or t is E.Cast:
-            return self.is_index(e.value)
-        return False
+        if t is E.Const:
+            r = (int(e.value), int(e.value))
+        elif t is E.Var:
+            r = self.ranges.get(e)
+        elif t in (E.Add, E.Sub, E.Mul, E.FloorDiv, E.FloorMod, E.Min, E.Max):
+            a, b = self.value_range(e.a), self.value_range(e.b)
+            r = None if a is None or b is None else _interval(t, a, b)
+        elif t is E.Ramp:
+            a = self.value_range(e.base)
+            r = None if a is None else (a[0] + min(0, e.stride * (e.lanes - 1)),
+                                        a[1] + max(0, e.stride * (e.lanes - 1)))
+        elif t is E.Broadcast or t is E.Cast:
+            r = self.value_range(e.value)
+        else:
+            r = None
+        if r is None or r[0] < limits[0] or r[1] > limits[1]:
+            return None
+        return r
+
+    def is_index(self, e) -> bool:
+        """True if `e` may be computed in i64 (see value_range)."""
+        return self.value_range(e) is not None
 
     def index(self, e) -> Val:
         """Integer expression `e` computed in i64 (or <n x i64>)."""
@@ -115,17 +170,36 @@ class FunctionEmitter(FunctionBuilder):
         a, b = self.value(e.a), self.value(e.b)
         t = type(e)
         if dt.is_float(e.dtype):
-            return self.binop(_FOP[t], a, b, FP)
+            return self.binop(_FOP[t], a, b, FP_REDUCE if e is self.reduction else FP)
         if t is E.FloorDiv or t is E.FloorMod:
             return self.floordiv(a, b, mod=t is E.FloorMod, signed=dt.is_signed(e.dtype))
         if t is E.Div:
             raise CodegenError(f"integer `/` in `{e}`")
+        if t is E.ShiftLeft or t is E.ShiftRight:
+            return self.shift(a, b, left=t is E.ShiftLeft, signed=dt.is_signed(e.dtype))
         return self.binop(_IOP[t], a, b)
+
+    def shift(self, a: Val, b: Val, *, left: bool, signed: bool) -> Val:
+        """numpy's << and >>: a shift amount outside [0, bits) (negative included) gives 0, or the
+        sign fill for >> of a signed value — in LLVM such a shift is poison, so it is selected away."""
+        bits = int(_scalar_of(a.ty)[1:])
+        op = "shl" if left else ("ashr" if signed else "lshr")
+        c = b.const if b.const is not None else _splat_int(b.ref)
+        if c is not None and 0 <= c < bits:
+            return self.binop(op, a, b)
+        in_range = self.icmp("ult", b, self.const_like(bits, b.ty))
+        if op == "ashr":     # an over-long arithmetic shift right is a shift by bits - 1
+            return self.binop(op, a, self.select(in_range, b, self.const_like(bits - 1, b.ty)))
+        return self.select(in_range, self.binop(op, a, b), self.const_like(0, a.ty))
 
     def _minmax(self, e) -> Val:
         a, b = self.value(e.a), self.value(e.b)
         is_max = type(e) is E.Max
         if dt.is_float(e.dtype):
+            if e is self.reduction:
+                # llvm.maximum propagates NaN like numpy's max and vectorizes as a reduction
+                return self.call(self.mod.intrinsic("maximum" if is_max else "minimum", a.ty, [a.ty, a.ty],
+                                                    _suffix(a.ty)), a.ty, [a, b])
             c = self.op(f"fcmp {'ogt' if is_max else 'olt'} {a}, {b.ref}", vec("i1", _lanes_of(a.ty)))
             return self.select(c, a, b)
         signed = dt.is_signed(e.dtype)
@@ -202,7 +276,10 @@ class FunctionEmitter(FunctionBuilder):
         if dt.is_float(src):
             # numpy's astype: truncate toward zero through (at least) int32, then wrap to the width
             wide = vec("i64" if dt.bits(dst) == 64 else "i32", n)
+            # out of range (and NaN) is poison in LLVM: freeze it to the value the hardware's
+            # conversion gives (what numpy returns) instead of letting it poison what follows
             r = self.op(f"fptosi {v} to {wide}", wide)
+            r = self.op(f"freeze {r}", wide)
             return r if wide == ty else self.op(f"trunc {r} to {ty}", ty)
         sb, db = dt.bits(src), dt.bits(dst)
         if sb == db:
@@ -223,6 +300,8 @@ class FunctionEmitter(FunctionBuilder):
                 fn = self.mod.intrinsic("abs", x.ty, [x.ty, "i1"], _suffix(x.ty))
                 return self.call(fn, x.ty, [x, Val("false", "i1")])
             raise CodegenError(f"{e.name} of an integer ({e}); cast to a float first")
+        if e.name in VECTOR_MATH and dt.base(e.dtype) == "float32":
+            return self.call(math_function(self.mod, e.name, x.ty), x.ty, [x])
         if e.name == "sigmoid":
             neg = self.op(f"fneg {x}", x.ty)
             ex = self._math("exp", neg)
@@ -326,7 +405,11 @@ class FunctionEmitter(FunctionBuilder):
         buf = s.buffer
         b = dt.base(buf.dtype)
         st, al = storage_type(b), elem_size(b)
+        if self._wide_copy(s):
+            return
+        self.reduction = _reduction_update(s)
         v = self.value(s.value)
+        self.reduction = None
         kind, p = self._address(buf, s.indices)
         lanes = dt.lanes(s.indices[0].dtype) if s.indices else 1
         if _lanes_of(v.ty) != lanes:
@@ -349,6 +432,30 @@ class FunctionEmitter(FunctionBuilder):
                                     f"{_suffix(v.ty)}.{_suffix(p.ty)}")
             self.call(fn, "void", [v, p, Val(str(al), "i32"), m])
 
+    def _wide_copy(self, s: S.BufferStore) -> bool:
+        """A contiguous copy wider than a vector register (e.g. a 64-lane write-back of a cache) as
+        register-wide loads and stores: what the machine does anyway, and LLVM's type legalization
+        of 64-lane shuffles costs a third of a matmul's build time."""
+        v = s.value
+        if type(v) is not E.BufferLoad or self.mask is not None or len(s.indices) != 1:
+            return False
+        lanes = dt.lanes(s.indices[0].dtype)
+        b = dt.base(s.buffer.dtype)
+        chunk = self.mod.vector_bits // (8 * elem_size(b))
+        if b == "bool" or dt.base(v.dtype) != b or lanes <= chunk or lanes % chunk:
+            return False
+        dst, src = _decompose(s.indices[0]), _decompose(v.indices[0])
+        if dst is None or src is None or dst[1] != 1 or src[1] != 1:
+            return False
+        st, al = storage_type(b), elem_size(b)
+        vt = vec(st, chunk)
+        pd, ps = self.gep(st, self.buffer_ptr(s.buffer), self.index(dst[0])), \
+            self.gep(st, self.buffer_ptr(v.buffer), self.index(src[0]))
+        for c in range(0, lanes, chunk):
+            x = self.op(f"load {vt}, ptr {self.gep(st, ps, i64(c)).ref}, align {al}", vt)
+            self.emit(f"store {x}, ptr {self.gep(st, pd, i64(c)).ref}, align {al}")
+        return True
+
     # -- statements -----------------------------------------------------------------------------
     def stmt(self, s):
         t = type(s)
@@ -363,6 +470,8 @@ class FunctionEmitter(FunctionBuilder):
             self.if_then_else(s)
         elif t is S.Allocate:
             self.allocate(s)
+        elif t is S.AssertStmt:
+            self.assert_stmt(s)
         elif t is S.Evaluate:
             pass
         else:
@@ -389,21 +498,38 @@ class FunctionEmitter(FunctionBuilder):
             self.br(lm)
         self.new_block(lm)
 
+    def assert_stmt(self, s: S.AssertStmt):
+        """A failed check returns its status right away (heap buffers freed); the body runs after."""
+        if dt.lanes(s.cond.dtype) != 1:
+            raise CodegenError(f"AssertStmt needs a scalar condition, got {s.cond.dtype}")
+        c = self.value(s.cond)
+        if c.ref != "true":
+            status = self.mod.check_status(s.message)
+            lok, lfail = self.new_label("check_ok"), self.new_label("check_fail")
+            self.cbr(c, lok, lfail)
+            self.new_block(lfail)
+            self.fail(Val(str(status), "i32"))
+            self.new_block(lok)
+        self.stmt(s.body)
+
     def loop(self, s: S.For):
-        if s.kind == "parallel" and not self.in_parallel and self.mod.parallel_runtime:
+        if s.kind == "parallel" and self.mod.parallel_runtime:
+            if self.outlined:
+                raise CodegenError(f"parallel loop {s.var.name!r} inside a parallel loop: lowering's "
+                                   "nested_parallel pass should have made it serial")
             from .parallel import emit_parallel_for
             return emit_parallel_for(self, s)
         lo, ext = self.index(s.min), self.index(s.extent)
-        if s.kind == "unrolled" and lo.const is not None and ext.const is not None \
-                and ext.const <= UNROLL_LIMIT:
-            for k in range(ext.const):
-                self.env[s.var] = i64(lo.const + k)
-                self.stmt(s.body)
-            self.env.pop(s.var, None)
-            return
-        self.serial_loop(s.var, lo, self.iadd(lo, ext), s.body, s.kind)
+        self.serial_loop(s.var, lo, self.iadd(lo, ext), s.body, s.kind, self.loop_range(s))
 
-    def serial_loop(self, var, lo: Val, hi: Val, body, kind: str = "serial"):
+    def loop_range(self, s: S.For):
+        """(first, last) value of the loop variable, when the bounds are known."""
+        lo, ext = self.value_range(s.min), self.value_range(s.extent)
+        if lo is None or ext is None:
+            return None
+        return lo[0], lo[1] + max(ext[1], 1) - 1
+
+    def serial_loop(self, var, lo: Val, hi: Val, body, kind: str = "serial", rng=None):
         """for var in [lo, hi): body — an i64 counter; the phi is patched once the latch is known."""
         lh, lb, lx = self.new_label("for"), self.new_label("body"), self.new_label("endfor")
         pre = self.cur_label
@@ -417,11 +543,17 @@ class FunctionEmitter(FunctionBuilder):
         self.new_block(lb)
         saved = self.env.get(var)
         self.env[var] = Val(i, "i64")
+        if rng is not None:
+            self.ranges[var] = rng
         self.stmt(body)
         nxt = self.binop("add", Val(i, "i64"), i64(1), "nuw nsw")
         latch = self.cur_label
+        if kind == "unrolled" and lo.const is not None and hi.const is not None \
+                and hi.const - lo.const > MAX_UNROLL:
+            kind = "serial"           # longer than the unroll pass allows: no full-unroll request
         self.br(lh, self.mod.loop_metadata(kind))
         header[0] = f"{i} = phi i64 [ {lo.ref}, %{pre} ], [ {nxt.ref}, %{latch} ]"
+        self.ranges.pop(var, None)
         if saved is None:
             self.env.pop(var, None)
         else:
@@ -438,11 +570,13 @@ class FunctionEmitter(FunctionBuilder):
         if heap:
             alloc = self.mod.declare("@aligned_alloc", "declare noalias ptr @aligned_alloc(i64, i64)")
             p = self.call(alloc, "ptr", [i64(64), i64((nbytes + 63) // 64 * 64)])
+            self.heap.append(p)
         else:
             p = self.alloca(f"[{max(1, size)} x {st}]", 64)
         self.bufs[buf] = p
         self.stmt(s.body)
         if heap:
+            self.heap.pop()
             free = self.mod.declare("@free", "declare void @free(ptr)")
             self.call(free, "void", [p])
         if saved is None:
@@ -460,12 +594,28 @@ _PYCMP = {E.LT: lambda a, b: a < b, E.LE: lambda a, b: a <= b, E.GT: lambda a, b
           E.GE: lambda a, b: a >= b, E.EQ: lambda a, b: a == b, E.NE: lambda a, b: a != b}
 _VALUE = {E.Add: FunctionEmitter._arith, E.Sub: FunctionEmitter._arith, E.Mul: FunctionEmitter._arith,
           E.Div: FunctionEmitter._arith, E.FloorDiv: FunctionEmitter._arith,
-          E.FloorMod: FunctionEmitter._arith, E.Min: FunctionEmitter._minmax,
+          E.FloorMod: FunctionEmitter._arith, E.ShiftLeft: FunctionEmitter._arith,
+          E.ShiftRight: FunctionEmitter._arith, E.Min: FunctionEmitter._minmax,
           E.Max: FunctionEmitter._minmax, E.And: FunctionEmitter._logic, E.Or: FunctionEmitter._logic,
           E.Not: FunctionEmitter._not, E.Select: FunctionEmitter._select, E.Cast: FunctionEmitter._cast,
           E.Call: FunctionEmitter._call, E.BufferLoad: FunctionEmitter._load,
           E.Ramp: FunctionEmitter._ramp_value, E.Broadcast: FunctionEmitter._broadcast}
 _VALUE.update({c: FunctionEmitter._cmp for c in _ICMP})
+
+
+def _reduction_update(s: S.BufferStore):
+    """The float `acc op x` of a reduction update `acc[idx] = acc[idx] op x` (op: + * max min), else
+    None. Its `+`/`*` may be reassociated: the loop vectorizer then keeps several partial results,
+    as numpy's pairwise summation does; nothing else is reordered."""
+    v = s.value
+    if type(v) not in (E.Add, E.Mul, E.Max, E.Min) or not dt.is_float(v.dtype):
+        return None
+    a = v.a
+    if type(a) is not E.BufferLoad or a.buffer is not s.buffer or len(a.indices) != len(s.indices):
+        return None
+    if all(E.structural_equal(x, y) for x, y in zip(a.indices, s.indices)):
+        return v
+    return None
 
 
 def _has_load(e) -> bool:
@@ -503,14 +653,15 @@ def _decompose(e):
 
 # ------------------------------------------------------------------------------------------------
 def emit_module(func: S.PrimFunc, *, target_attrs: str, triple: str = "", datalayout: str = "",
-                parallel_runtime: bool = True) -> tuple[str, str]:
-    """-> (LLVM IR text, name of the entry function)."""
+                parallel_runtime: bool = True, vector_bits: int = 512) -> tuple[str, str, list]:
+    """-> (LLVM IR text, name of the entry function, messages of its run-time checks)."""
     mod = ModuleEmitter(func.name, target_attrs=target_attrs, triple=triple, datalayout=datalayout,
                         parallel_runtime=parallel_runtime)
+    mod.vector_bits = vector_bits
     params = [("ptr noalias", f"%a{i}") for i in range(len(func.params))] + [("i32", "%nthreads")]
     fe = FunctionEmitter(mod, mod.name, params, nthreads=Val("%nthreads", "i32"))
     for i, b in enumerate(func.params):
         fe.bufs[b] = Val(f"%a{i}", "ptr")
     fe.stmt(func.body)
     fe.finish()
-    return mod.text(), mod.name
+    return mod.text(), mod.name, mod.messages

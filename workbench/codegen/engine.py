@@ -1,10 +1,11 @@
-"""JIT engine: one host target machine and one ORC LLJIT per process; a `CodeLibrary` per kernel.
+"""JIT engine: one LLVM target machine and one ORC LLJIT per `Target`; a `CodeLibrary` per kernel.
 
 Lifecycle (like numba's CodeLibrary): `lib = CodeLibrary(name); lib.add_ir(text); lib.finalize()`
 (parse, verify, optimize at O3 with loop and SLP vectorization, JIT-link) then `lib.address(sym)`.
 The library owns the ORC resource tracker, so the machine code lives exactly as long as the library.
-`.llvm_ir` is the optimized IR; `.asm` is produced on first access (it costs a second code
-generation, which builds should not pay).
+The optimized module is compiled to an object file by the target's machine and the object is
+JIT-linked (no print and re-parse of the IR). `.llvm_ir` (the optimized IR) and `.asm` are produced
+on first access (the assembly costs a second code generation, which builds should not pay).
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from functools import lru_cache
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
 
+from ..target import Target
+from .builder import CodegenError
+
 _lock = threading.Lock()
 _counter = itertools.count()
 
@@ -28,56 +32,63 @@ def _init():
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     llvm.initialize_native_asmparser()
+    # LLVM 22's SLP vectorizer models some lanes of a bundle as "copyable" (x as `x + 0`, `x << 0`)
+    # and can then give a lane the other opcode's constant: it emitted `ashr <16 x i32> %v, <..., -5,
+    # ...>` (poison) for `(A - 5) // 3` next to a shift, found by the schedule fuzzer; the same class
+    # as llvm/llvm-project#165878. Our IR is free of UB there; this turns the feature off.
+    llvm.set_option("", "-slp-copyable-elements=false")
     return True
 
 
 @lru_cache(maxsize=None)
-def target_machine():
-    """The host target machine (real CPU name and features, opt level 3), created once."""
+def target_machine(target: Target):
+    """The LLVM target machine for `target` (opt level 3, JIT code model), created once per target."""
     _init()
-    target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(cpu=host_cpu(), features=host_features(), opt=3,
-                                        reloc="default", codemodel="jitdefault", jit=True)
+    try:
+        tgt = llvm.Target.from_triple(target.triple)
+    except RuntimeError as e:
+        raise CodegenError(f"LLVM cannot generate code for {target.triple!r} in this build "
+                           f"(target {str(target)!r}): {e}") from None
+    return tgt.create_target_machine(cpu=target.cpu, features=target.llvm_features, opt=3,
+                                     reloc="default", codemodel="jitdefault", jit=True)
 
 
 @lru_cache(maxsize=None)
-def host_cpu() -> str:
-    _init()
-    return llvm.get_host_cpu_name()
-
-
-@lru_cache(maxsize=None)
-def host_features() -> str:
-    _init()
-    return llvm.get_host_cpu_features().flatten()
-
-
-@lru_cache(maxsize=None)
-def target_attrs() -> str:
-    """Function attributes telling the optimizer about the host (512-bit vectors are legal and
+def target_attrs(target: Target) -> str:
+    """Function attributes telling the optimizer about the target (512-bit vectors are legal and
     preferred where AVX-512 exists: explicit <16 x float> code must not be split)."""
-    attrs = f'"target-cpu"="{host_cpu()}" "target-features"="{host_features()}"'
-    if "+avx512f" in host_features():
+    attrs = f'"target-cpu"="{target.cpu}"'
+    if target.features:
+        attrs += f' "target-features"="{target.llvm_features}"'
+    if target.vector_bits >= 512:
         attrs += ' "prefer-vector-width"="512" "min-legal-vector-width"="512"'
     return attrs
 
 
 @lru_cache(maxsize=None)
-def triple_and_layout() -> tuple[str, str]:
-    return llvm.get_process_triple(), str(target_machine().target_data)
+def triple_and_layout(target: Target) -> tuple[str, str]:
+    return target.triple, str(target_machine(target).target_data)
 
 
 @lru_cache(maxsize=None)
-def _jit():
+def _jit(target: Target):
+    """One ORC LLJIT per target: its target machine generates the machine code."""
     _init()
     gomp_library()          # so that GOMP_* symbols of JIT code resolve in the process
-    return llvm.create_lljit_compiler(target_machine())
+    return llvm.create_lljit_compiler(target_machine(target))
 
 
 @lru_cache(maxsize=None)
 def gomp_library() -> str | None:
-    """Load libgomp into the process (its symbols then resolve in JIT code); None if absent."""
+    """Load libgomp into the process (its symbols then resolve in JIT code); None if absent.
+
+    Threads that finish a parallel loop sleep rather than spin (OMP_WAIT_POLICY=passive, unless the
+    user set a policy): a spinning thread on a machine with more runnable threads than cores (shared
+    CI, notebooks next to a tuner) holds up its team for a whole scheduler time slice — softmax on
+    2 threads took 124 ms instead of 3 ms on a loaded 2-core machine. A futex wake-up costs a few
+    microseconds per parallel loop, nothing against kernels that are worth running in parallel."""
     _init()
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")   # read by libgomp when it is loaded
     names = [ctypes.util.find_library("gomp"), "libgomp.so.1", "libgomp.so",
              "/usr/lib/x86_64-linux-gnu/libgomp.so.1", "/usr/lib64/libgomp.so.1", "/usr/lib/libgomp.so.1"]
     for name in names:
@@ -123,19 +134,19 @@ def run_parallel_call(fn, *args):
     return helper.submit(fn, *args).result()
 
 
-def _pass_builder(speed: int = 3, slp: bool = True):
+def _pass_builder(target: Target, speed: int = 3, slp: bool = True):
     pto = llvm.create_pipeline_tuning_options(speed_level=speed)
     pto.loop_vectorization = True
     pto.slp_vectorization = slp
     pto.loop_unrolling = True
     pto.loop_interleaving = True
-    return llvm.create_pass_builder(target_machine(), pto)
+    return llvm.create_pass_builder(target_machine(target), pto)
 
 
-def _optimize(mod, speed: int, slp: bool = True):
+def _optimize(mod, target: Target, speed: int, slp: bool = True):
     """The default O`speed` pipeline on `mod`, with a fresh PassBuilder (its analysis caches are
     keyed by module address, so they are not shared between modules)."""
-    pb = _pass_builder(speed, slp)
+    pb = _pass_builder(target, speed, slp)
     mpm = pb.getModulePassManager()
     try:
         mpm.run(mod, pb)
@@ -149,12 +160,15 @@ def _optimize(mod, speed: int, slp: bool = True):
 class CodeLibrary:
     """One JIT-compiled LLVM module. add_ir (any number) -> finalize() -> address(name)."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, target: Target):
         self.name = name
+        self.target = target
         self._ir: list[str] = []
         self._tracker = None
         self._asm = None
-        self.llvm_ir: str | None = None
+        self._mod = None
+        self._llvm_ir: str | None = None
+        self.object_code: bytes | None = None
         self.timings: dict[str, float] = {}
 
     def add_ir(self, text: str) -> "CodeLibrary":
@@ -171,7 +185,7 @@ class CodeLibrary:
                 mod = m
             else:
                 mod.link_in(m)
-        mod.triple, mod.data_layout = triple_and_layout()
+        mod.triple, mod.data_layout = triple_and_layout(self.target)
         return mod
 
     def finalize(self, exports: list[str], opt: int = 3) -> "CodeLibrary":
@@ -183,7 +197,7 @@ class CodeLibrary:
             mod.verify()
             t1 = time.perf_counter()
             if opt:
-                _optimize(mod, opt)
+                _optimize(mod, self.target, opt)
                 try:
                     mod.verify()
                 except RuntimeError:
@@ -191,14 +205,16 @@ class CodeLibrary:
                     # fails verification (uses before defs; found by the schedule fuzzer). Our IR
                     # verified above, so optimize a fresh parse of it without SLP instead.
                     mod = self._parse()
-                    _optimize(mod, opt, slp=False)
+                    _optimize(mod, self.target, opt, slp=False)
                     mod.verify()
             t2 = time.perf_counter()
-            self.llvm_ir = str(mod)
-            builder = llvm.JITLibraryBuilder().add_ir(self.llvm_ir).add_current_process()
+            # machine code straight from the optimized module (no print and re-parse of its IR)
+            self.object_code = target_machine(self.target).emit_object(mod)
+            self._mod = mod
+            builder = llvm.JITLibraryBuilder().add_object_img(self.object_code).add_current_process()
             for e in exports:
                 builder.export_symbol(e)
-            self._tracker = builder.link(_jit(), f"{self.name}_{next(_counter)}")
+            self._tracker = builder.link(_jit(self.target), f"{self.name}_{next(_counter)}")
             t3 = time.perf_counter()
         self.timings = {"parse_verify": t1 - t0, "optimize": t2 - t1, "jit": t3 - t2}
         return self
@@ -209,12 +225,16 @@ class CodeLibrary:
         return self._tracker[name]
 
     @property
+    def llvm_ir(self) -> str | None:
+        """The optimized IR (printed on first access)."""
+        if self._llvm_ir is None and self._mod is not None:
+            with _lock:
+                self._llvm_ir = str(self._mod)
+        return self._llvm_ir
+
+    @property
     def asm(self) -> str:
         if self._asm is None:
             with _lock:
-                self._asm = target_machine().emit_assembly(llvm.parse_assembly(self.llvm_ir))
+                self._asm = target_machine(self.target).emit_assembly(self._mod)
         return self._asm
-
-
-def cpu_count() -> int:
-    return os.cpu_count() or 1

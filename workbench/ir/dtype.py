@@ -34,10 +34,12 @@ def with_lanes(dtype: str, n: int) -> str:
     return b if n == 1 else f"{b}x{n}"
 
 
+@lru_cache(maxsize=None)
 def is_float(dtype: str) -> bool:
     return base(dtype).startswith("float")
 
 
+@lru_cache(maxsize=None)
 def is_int(dtype: str) -> bool:
     b = base(dtype)
     return b.startswith("int") or b.startswith("uint")
@@ -51,6 +53,7 @@ def is_bool(dtype: str) -> bool:
     return base(dtype) == "bool"
 
 
+@lru_cache(maxsize=None)
 def bits(dtype: str) -> int:
     b = base(dtype)
     return 1 if b == "bool" else int(b.lstrip("uintfloa"))

@@ -6,7 +6,7 @@ any other comparison or logical node as a Python bool raises with a hint.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from . import dtype as dt
@@ -31,6 +31,10 @@ class Expr:
     def __rfloordiv__(self, o): return binary(FloorDiv, o, self)
     def __mod__(self, o): return binary(FloorMod, self, o)
     def __rmod__(self, o): return binary(FloorMod, o, self)
+    def __lshift__(self, o): return binary(ShiftLeft, self, o)
+    def __rlshift__(self, o): return binary(ShiftLeft, o, self)
+    def __rshift__(self, o): return binary(ShiftRight, self, o)
+    def __rrshift__(self, o): return binary(ShiftRight, o, self)
     def __neg__(self): return binary(Sub, const(0, self.dtype), self)
     def __pos__(self): return self
 
@@ -48,7 +52,13 @@ class Expr:
     def __invert__(self): return Not(as_bool(self))
 
     def __hash__(self):
-        return hash((type(self),) + tuple(getattr(self, f.name) for f in fields(self)))
+        # structural, with variables by identity (consistent with bool(a == b)); iterative, cached
+        h = self.__dict__.get("_hash")
+        if h is None:
+            from .structural import structural_hash
+            h = structural_hash(self, map_free_vars=False)
+            object.__setattr__(self, "_hash", h)
+        return h
 
     def __bool__(self):
         raise TypeError(
@@ -75,6 +85,7 @@ class Expr:
 class Const(Expr):
     value: Any
     dtype: str
+    __children__ = ()
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -83,6 +94,7 @@ class Var(Expr):
     name: str
     dtype: str = "int32"
     _identity = True
+    __children__ = ()
 
     def __hash__(self):
         return id(self)
@@ -94,10 +106,12 @@ class Var(Expr):
 class BinOp(Expr):
     a: Expr
     b: Expr
+    __children__ = ("a", "b")
 
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return self.a.dtype
+    # dtype is stored at construction (children exist by then), so asking a deep expression for
+    # its dtype is O(1) rather than a recursion down its left spine
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", self.a.dtype)
 
 
 class Add(BinOp): pass
@@ -108,12 +122,13 @@ class FloorDiv(BinOp): pass     # Python // (rounds toward -inf)
 class FloorMod(BinOp): pass     # Python %  (sign of the divisor)
 class Min(BinOp): pass
 class Max(BinOp): pass
+class ShiftLeft(BinOp): pass    # integers only; bits shifted out are lost (wraps like the dtype)
+class ShiftRight(BinOp): pass   # arithmetic for signed dtypes, logical for unsigned (as numpy)
 
 
 class CmpOp(BinOp):
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return dt.with_lanes("bool", dt.lanes(self.a.dtype))
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", dt.with_lanes("bool", dt.lanes(self.a.dtype)))
 
 
 class LT(CmpOp): pass
@@ -125,8 +140,21 @@ class NE(CmpOp): pass
 
 class EQ(CmpOp):
     def __bool__(self):
-        # `a == b` used as a Python bool (dict lookups, `in`, asserts): structural equality.
-        return structural_equal(self.a, self.b)
+        # `a == b` used as a Python bool. Containers (dict lookups, `in`) compare nodes: identity for
+        # variables, structural equality otherwise. A variable compared with a constant is a
+        # condition the user wrote in Python (`A[i] if i == 0 else ...`): its truth is not known
+        # until the loop runs, so say so instead of silently taking one branch.
+        a, b = self.a, self.b
+        if a is b:
+            return True
+        if type(a) is Var and type(b) is Var:
+            return False
+        if (type(a) is Const) != (type(b) is Const) and _has_var(b if type(a) is Const else a):
+            raise TypeError(
+                f"cannot use the condition `{self}` as a Python bool: loop variables have no value "
+                "while the expression is built; hint: use te.if_then_else(cond, a, b) (and te.all/"
+                "te.any or & | ~ to combine conditions)")
+        return structural_equal(a, b)
 
 
 class And(CmpOp): pass
@@ -136,10 +164,10 @@ class Or(CmpOp): pass
 @dataclass(frozen=True, eq=False, repr=False)
 class Not(Expr):
     a: Expr
+    __children__ = ("a",)
 
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return self.a.dtype
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", self.a.dtype)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -148,16 +176,17 @@ class Select(Expr):
     cond: Expr
     t: Expr
     f: Expr
+    __children__ = ("cond", "t", "f")
 
-    @property
-    def dtype(self) -> str:  # type: ignore[override]
-        return self.t.dtype
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", self.t.dtype)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Cast(Expr):
     dtype: str
     value: Expr
+    __children__ = ("value",)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -166,6 +195,7 @@ class Call(Expr):
     name: str
     args: tuple
     dtype: str
+    __children__ = ("args",)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -173,6 +203,7 @@ class TensorRead(Expr):
     """`A[i, j]` on a te.Tensor, before lowering binds tensors to buffers."""
     tensor: Any
     indices: tuple
+    __children__ = ("indices",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -186,6 +217,7 @@ class Reduce(Expr):
     source: Expr
     axis: tuple
     condition: Expr | None = None
+    __children__ = ("source", "condition")
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -198,6 +230,7 @@ class BufferLoad(Expr):
     which the vectorizer may turn into a Ramp."""
     buffer: Any
     indices: tuple
+    __children__ = ("indices",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -210,6 +243,7 @@ class Ramp(Expr):
     base: Expr
     stride: int
     lanes: int
+    __children__ = ("base",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -220,6 +254,7 @@ class Ramp(Expr):
 class Broadcast(Expr):
     value: Expr
     lanes: int
+    __children__ = ("value",)
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -263,12 +298,32 @@ def convert(x, like: str | None = None) -> Expr:
             b = dt.base(like)
             if dt.is_int(b) and isinstance(x, float) and not float(x).is_integer():
                 like = "float32"
-            return const(x, dt.base(like) if b != "bool" or isinstance(x, bool) else None)
+            target = dt.base(like) if b != "bool" or isinstance(x, bool) else None
+            if target is not None and dt.is_int(target) and target != "bool" and not isinstance(x, bool):
+                check_int_fits(int(x), target)
+            return const(x, target)
         return const(x)
     import numpy as np  # numpy scalars, e.g. from shape arithmetic
     if isinstance(x, np.generic):
         return const(x.item(), dt.check(x.dtype))
     raise TypeError(f"cannot convert {type(x).__name__} {x!r} to an expression")
+
+
+def check_int_fits(v: int, dtype: str):
+    # `int8_expr + 300` must not silently become int8(44): a literal takes its neighbour's dtype,
+    # so it has to fit in it (cast the expression first to compute in a wider type)
+    bits = dt.bits(dtype)
+    lo, hi = (0, 2**bits - 1) if not dt.is_signed(dtype) else (-2**(bits - 1), 2**(bits - 1) - 1)
+    if not lo <= v <= hi:
+        raise ValueError(f"constant {v} does not fit in {dtype} (range {lo}..{hi}); hint: cast the "
+                         f"other operand first, e.g. x.astype('int32') + {v}")
+
+
+def _has_var(e) -> bool:
+    from .visitor import walk
+    found = []
+    walk(e, lambda n: found.append(1) if type(n) is Var else None)
+    return bool(found)
 
 
 def binary(cls, a, b) -> Expr:
@@ -285,6 +340,8 @@ def binary(cls, a, b) -> Expr:
     if cls is Div and not dt.is_float(a.dtype):
         raise TypeError(f"`/` on integer expressions ({a} / {b}); hint: use `//` (floor division) "
                         "or cast to a float with .astype('float32')")
+    if cls in (ShiftLeft, ShiftRight) and not (dt.is_int(a.dtype) and dt.base(a.dtype) != "bool"):
+        raise TypeError(f"`{'<<' if cls is ShiftLeft else '>>'}` needs integer operands, got {a.dtype}")
     if cls in (FloorDiv, FloorMod) and dt.is_float(a.dtype):
         raise TypeError(f"`{'//' if cls is FloorDiv else '%'}` needs integer operands, got {a.dtype}")
     return cls(a, b)
@@ -302,13 +359,11 @@ def logical(cls, a, b) -> Expr:
 
 
 def structural_equal(a, b) -> bool:
+    """Structural equality with variables, buffers and tensors compared by identity (what passes
+    need: `x + 1` and `y + 1` differ). For equality up to renaming use ir.structural_equal."""
     if a is b:
         return True
     if type(a) is not type(b):
         return False
-    if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(structural_equal(x, y) for x, y in zip(a, b))
-    if getattr(a, "_identity", False) or not hasattr(a, "__dataclass_fields__"):
-        # variables, buffers, tensors: two of them are the same only if they are one object
-        return a is b if getattr(a, "_identity", False) else bool(a == b)
-    return all(structural_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+    from .structural import structural_equal as _eq
+    return _eq(a, b, map_free_vars=False)

@@ -1,4 +1,11 @@
-"""Prints expressions and loop nests as readable Python-like text (used in golden-file tests)."""
+"""Prints expressions and loop nests as readable Python-like text (used in golden-file tests).
+
+Loop variables keep the names the schedule gave them (`i.outer`, `i.j.fused`), as TVM prints them.
+`str(func)` shows accesses with one index per dimension (`C[i, j]`): a flat index that storage
+flattening produced is split back into per-dimension indices when range analysis proves every inner
+index stays within its dimension (otherwise the flat index is printed, so the text never lies).
+`func.after("storage_flatten")` prints the flat form as it is.
+"""
 from __future__ import annotations
 
 from . import expr as E
@@ -6,12 +13,9 @@ from . import stmt as S
 
 _BIN = {E.Add: ("+", 4), E.Sub: ("-", 4), E.Mul: ("*", 5), E.Div: ("/", 5), E.FloorDiv: ("//", 5),
         E.FloorMod: ("%", 5), E.LT: ("<", 3), E.LE: ("<=", 3), E.GT: (">", 3), E.GE: (">=", 3),
-        E.EQ: ("==", 3), E.NE: ("!=", 3), E.And: ("and", 2), E.Or: ("or", 1)}
-
-
-def _name(n: str) -> str:
-    # axis names follow TVM ("i.outer"); printed IR should read as Python, so dots become "_"
-    return n.replace(".", "_")
+        E.EQ: ("==", 3), E.NE: ("!=", 3),
+        E.ShiftLeft: ("<<", 3.5), E.ShiftRight: (">>", 3.5), E.And: ("and", 2), E.Or: ("or", 1)}
+_ATOM = 10
 
 
 def _const(c: E.Const) -> str:
@@ -23,113 +27,220 @@ def _const(c: E.Const) -> str:
     return str(c.value) if c.dtype in ("int32", "int64") else f"{c.dtype}({c.value})"
 
 
+class _Printer:
+    def __init__(self, names: dict | None = None, unflatten: bool = False):
+        self.names = names or {}
+        self.unflatten = unflatten
+        self.ranges: dict = {}
+
+    def var(self, v) -> str:
+        return self.names.get(v, v.name)
+
+    # -- expressions: iterative, so any depth prints ----------------------------------------------
+    def expr(self, e) -> str:
+        from .visitor import fold
+        return fold(e, self._node, self._leaf)[0]
+
+    def _leaf(self, e):
+        t = type(e)
+        if t is E.Const:
+            return (_const(e), _ATOM)
+        if t is E.Var:
+            return (self.var(e), _ATOM)
+        if t is E.BufferLoad and self.unflatten:
+            return (self.access(e.buffer, e.indices), _ATOM)
+        return None
+
+    def _node(self, e, kids):
+        t = type(e)
+        if t in _BIN:
+            op, p = _BIN[t]
+            (a, pa), (b, pb) = kids
+            # left-associative: the right operand needs parentheses at equal precedence
+            return (f"{a if pa >= p else f'({a})'} {op} {b if pb > p else f'({b})'}", p)
+        k = [s for s, _ in kids]
+        if t is E.Min or t is E.Max:
+            return (f"{t.__name__.lower()}({k[0]}, {k[1]})", _ATOM)
+        if t is E.Not:
+            a, pa = kids[0]
+            return (f"not {a if pa >= 6 else f'({a})'}", 6)
+        if t is E.Select:
+            return (f"select({k[0]}, {k[1]}, {k[2]})", _ATOM)
+        if t is E.Cast:
+            return (f"{e.dtype}({k[0]})", _ATOM)
+        if t is E.Call:
+            return (f"{e.name}({', '.join(k)})", _ATOM)
+        if t is E.TensorRead:
+            return (f"{e.tensor.name}[{', '.join(k)}]", _ATOM)
+        if t is E.BufferLoad:
+            return (f"{e.buffer.name}[{', '.join(k)}]", _ATOM)
+        if t is E.Ramp:
+            return (f"ramp({k[0]}, {e.stride}, {e.lanes})", _ATOM)
+        if t is E.Broadcast:
+            return (f"broadcast({k[0]}, {e.lanes})", _ATOM)
+        if t is E.Reduce:
+            axes = ", ".join(iv.var.name for iv in e.axis)
+            where = f", where={k[1]}" if e.condition is not None else ""
+            return (f"{e.combiner}({k[0]}, axis=[{axes}]{where})", _ATOM)
+        return (repr(e), _ATOM)
+
+    # -- accesses ---------------------------------------------------------------------------------
+    def access(self, buf, indices) -> str:
+        if len(indices) == 1 and len(buf.shape) > 1:
+            dims = unflatten_index(buf.shape, indices[0], self.ranges)
+            if dims is not None:
+                return f"{buf.name}[{', '.join(self._dim(d) for d in dims)}]"
+        return f"{buf.name}[{', '.join(self.expr(i) for i in indices)}]"
+
+    def _dim(self, d) -> str:
+        if isinstance(d, tuple):      # a vector of `lanes` consecutive elements along this dimension
+            lo, lanes = d
+            from .simplify import simplify_expr
+            return f"{self.expr(lo)}:{self.expr(simplify_expr(E.binary(E.Add, lo, lanes)))}"
+        return self.expr(d)
+
+    # -- statements -------------------------------------------------------------------------------
+    def _range(self, f: S.For) -> str:
+        lo, ext = f.min, f.extent
+        if isinstance(lo, E.Const) and lo.value == 0:
+            args = self.expr(ext)
+        elif isinstance(ext, E.Const) and isinstance(lo, E.Const):
+            args = f"{lo.value}, {lo.value + ext.value}"
+        else:
+            args = f"{self.expr(lo)}, {self.expr(E.binary(E.Add, lo, ext))}"
+        kind = {"serial": "range", "parallel": "parallel", "vectorized": "vectorized",
+                "unrolled": "unrolled"}[f.kind]
+        return f"{kind}({args})"
+
+    def lines(self, s, ind: int, out: list):
+        pad = "    " * ind
+        t = type(s)
+        if t is S.SeqStmt:
+            for x in s.stmts:
+                self.lines(x, ind, out)
+        elif t is S.For:
+            ann = "".join(f"  # {k}={v}" for k, v in s.annotations)
+            ann += "".join(f"  # {k.replace('_', ' ')}: {v}" for k, v in s.notes)
+            out.append(f"{pad}for {self.var(s.var)} in {self._range(s)}:{ann}")
+            from .visitor import loop_range
+            saved = self.ranges.get(s.var)
+            r = loop_range(s, self.ranges)
+            if r is not None:
+                self.ranges[s.var] = r
+            self.lines(s.body, ind + 1, out)
+            if saved is None:
+                self.ranges.pop(s.var, None)
+            else:
+                self.ranges[s.var] = saved
+        elif t is S.IfThenElse:
+            out.append(f"{pad}if {self.expr(s.cond)}:")
+            self.lines(s.then_case, ind + 1, out)
+            if s.else_case is not None:
+                out.append(f"{pad}else:")
+                self.lines(s.else_case, ind + 1, out)
+        elif t is S.AssertStmt:
+            out.append(f"{pad}assert {self.expr(s.cond)}, {s.message!r}")
+            self.lines(s.body, ind, out)
+        elif t is S.BufferStore:
+            target = self.access(s.buffer, s.indices) if self.unflatten else \
+                f"{s.buffer.name}[{', '.join(self.expr(i) for i in s.indices)}]"
+            out.append(f"{pad}{target} = {self.expr(s.value)}")
+        elif t is S.Allocate:
+            b = s.buffer
+            out.append(f"{pad}{b.name} = allocate({list(b.shape)}, \"{b.dtype}\", scope=\"{b.scope}\")")
+            self.lines(s.body, ind, out)
+        elif t is S.Evaluate:
+            out.append(f"{pad}pass")
+        else:
+            out.append(f"{pad}{s!r}")
+
+
+def unflatten_index(shape, flat, ranges: dict):
+    """Per-dimension indices whose row-major flattening is `flat`, or None when that cannot be
+    proven (every dimension but the first must provably stay in [0, extent)). A Ramp with a unit
+    stride in some dimension becomes (start, lanes) for that dimension."""
+    from .simplify import _lin_bounds, from_linear, linear
+    lanes, stride = 1, None
+    if type(flat) is E.Ramp:
+        flat, stride, lanes = flat.base, flat.stride, flat.lanes
+    lin = linear(flat)
+    if lin is None:
+        return None
+    terms, const = lin
+    n = len(shape)
+    strides = [1] * n
+    for k in range(n - 2, -1, -1):
+        strides[k] = strides[k + 1] * shape[k + 1]
+    vec_dim = None
+    if stride is not None:
+        vec_dim = next((k for k in range(n) if strides[k] == stride), None)
+        if vec_dim is None:
+            return None
+    dim_terms = [dict() for _ in range(n)]
+    for atom, c in terms.items():
+        k = next(k for k in range(n) if c % strides[k] == 0)   # strides[-1] == 1 always divides
+        dim_terms[k][atom] = c // strides[k]
+    dims: list = [None] * n
+    rest = const
+    for k in range(n - 1, -1, -1):
+        unit = strides[k]
+        if k == 0:
+            r = rest // unit
+        else:
+            b = _lin_bounds(dim_terms[k], 0, ranges)
+            if b is None:
+                return None
+            hi_extra = lanes - 1 if k == vec_dim else 0
+            period = shape[k]
+            q = (rest // unit) % period               # r must be congruent to this mod the extent
+            lo_r, hi_r = -b[0], shape[k] - 1 - b[1] - hi_extra
+            r = q + ((lo_r - q + period - 1) // period) * period
+            if r > hi_r:
+                return None
+        rest -= r * unit
+        e = from_linear(dim_terms[k], r, flat.dtype)
+        dims[k] = (e, lanes) if k == vec_dim else e
+    if rest != 0:
+        return None
+    return dims
+
+
 def expr_str(e, prec: int = 0) -> str:
-    t = type(e)
-    if t in _BIN:
-        op, p = _BIN[t]
-        # left-associative: the right operand needs parentheses at equal precedence
-        s = f"{expr_str(e.a, p)} {op} {expr_str(e.b, p + 1)}"
-        return f"({s})" if p < prec else s
-    if t is E.Const:
-        return _const(e)
-    if t is E.Var:
-        return _name(e.name)
-    if t is E.Min or t is E.Max:
-        return f"{t.__name__.lower()}({expr_str(e.a)}, {expr_str(e.b)})"
-    if t is E.Not:
-        return f"not {expr_str(e.a, 6)}"
-    if t is E.Select:
-        return f"select({expr_str(e.cond)}, {expr_str(e.t)}, {expr_str(e.f)})"
-    if t is E.Cast:
-        return f"{e.dtype}({expr_str(e.value)})"
-    if t is E.Call:
-        return f"{e.name}({', '.join(expr_str(a) for a in e.args)})"
-    if t is E.TensorRead:
-        return f"{_name(e.tensor.name)}[{', '.join(expr_str(i) for i in e.indices)}]"
-    if t is E.BufferLoad:
-        return f"{_name(e.buffer.name)}[{', '.join(expr_str(i) for i in e.indices)}]"
-    if t is E.Ramp:
-        return f"ramp({expr_str(e.base)}, {e.stride}, {e.lanes})"
-    if t is E.Broadcast:
-        return f"broadcast({expr_str(e.value)}, {e.lanes})"
-    if t is E.Reduce:
-        axes = ", ".join(iv.var.name for iv in e.axis)
-        where = f", where={expr_str(e.condition)}" if e.condition is not None else ""
-        return f"{e.combiner}({expr_str(e.source)}, axis=[{axes}]{where})"
-    return repr(e)
-
-
-def _range(f: S.For) -> str:
-    lo, ext = f.min, f.extent
-    if isinstance(lo, E.Const) and lo.value == 0:
-        args = expr_str(ext)
-    else:
-        args = f"{expr_str(lo)}, {expr_str(E.binary(E.Add, lo, ext))}" if not isinstance(ext, E.Const) \
-            or not isinstance(lo, E.Const) else f"{lo.value}, {lo.value + ext.value}"
-    kind = {"serial": "range", "parallel": "parallel", "vectorized": "vectorized", "unrolled": "unrolled"}[f.kind]
-    return f"{kind}({args})"
-
-
-def _lines(s, ind: int, out: list):
-    pad = "    " * ind
-    t = type(s)
-    if t is S.SeqStmt:
-        for x in s.stmts:
-            _lines(x, ind, out)
-    elif t is S.For:
-        ann = "".join(f"  # {k.replace('_', ' ')}: {v}" if k.startswith("not_") else f"  # {k}={v}"
-                      for k, v in s.annotations)
-        out.append(f"{pad}for {_name(s.var.name)} in {_range(s)}:{ann}")
-        _lines(s.body, ind + 1, out)
-    elif t is S.IfThenElse:
-        out.append(f"{pad}if {expr_str(s.cond)}:")
-        _lines(s.then_case, ind + 1, out)
-        if s.else_case is not None:
-            out.append(f"{pad}else:")
-            _lines(s.else_case, ind + 1, out)
-    elif t is S.BufferStore:
-        idx = ", ".join(expr_str(i) for i in s.indices)
-        out.append(f"{pad}{_name(s.buffer.name)}[{idx}] = {expr_str(s.value)}")
-    elif t is S.Allocate:
-        b = s.buffer
-        out.append(f"{pad}{_name(b.name)} = allocate({list(b.shape)}, \"{b.dtype}\", scope=\"{b.scope}\")")
-        _lines(s.body, ind, out)
-    elif t is S.Evaluate:
-        out.append(f"{pad}pass")
-    else:
-        out.append(f"{pad}{s!r}")
+    return _Printer().expr(e)
 
 
 def stmt_str(s) -> str:
     out: list = []
-    _lines(s, 0, out)
+    _Printer().lines(s, 0, out)
     return "\n".join(out)
 
 
-def _distinct_names(body):
-    """Rename loop variables that share a printed name with another variable (two stages both
-    split an axis called j), so the printed IR is unambiguous."""
-    from .visitor import substitute, walk
+def _distinct_names(body) -> dict:
+    """Loop variable -> printed name; a variable sharing its name with another (two stages both
+    split an axis called j) gets a suffix, so the printed IR is unambiguous."""
+    from .visitor import walk
     seen: dict = {}
-    vmap: dict = {}
+    names: dict = {}
     def fn(n):
-        if type(n) is S.For and n.var not in vmap:
-            name = _name(n.var.name)
+        if type(n) is S.For and n.var not in names:
+            name = n.var.name
             if name in seen and seen[name] is not n.var:
                 k = 1
                 while f"{name}_{k}" in seen:
                     k += 1
-                vmap[n.var] = E.Var(f"{name}_{k}", n.var.dtype)
-                seen[f"{name}_{k}"] = vmap[n.var]
-            else:
-                seen[name] = n.var
+                name = f"{name}_{k}"
+            seen[name] = n.var
+            names[n.var] = name
     walk(body, fn)
-    return substitute(body, vmap)
+    return names
 
 
-def func_str(f: S.PrimFunc) -> str:
-    body = _distinct_names(f.body)
-    params = ", ".join(f"{_name(b.name)}: {b.dtype}[{', '.join(map(str, b.shape))}]" for b in f.params)
+def func_str(f: S.PrimFunc, body=None, unflatten: bool = True) -> str:
+    body = f.body if body is None else body
+    p = _Printer(_distinct_names(body), unflatten)
+    params = ", ".join(f"{b.name}: {b.dtype}[{', '.join(map(str, b.shape))}]" for b in f.params)
     out = [f"def {f.name}({params}):"]
-    _lines(body, 1, out)
+    p.lines(body, 1, out)
     return "\n".join(out)
+
+

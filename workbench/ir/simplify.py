@@ -11,53 +11,87 @@ from __future__ import annotations
 from . import dtype as dt
 from . import expr as E
 from . import stmt as S
-from .visitor import map_children, substitute
+from .visitor import LoopRanges, StmtMutator, fold, post_order, substitute
 
 _ARITH = (E.Add, E.Sub, E.Mul)
 
 
 # -- interval arithmetic -----------------------------------------------------------------------
+def int_range(dtype: str):
+    """Inclusive range of an integer dtype."""
+    b = dt.bits(dtype)
+    return (-(1 << (b - 1)), (1 << (b - 1)) - 1) if dt.is_signed(dtype) else (0, (1 << b) - 1)
+
+
+def _fits(r, dtype) -> bool:
+    lo, hi = int_range(dtype)
+    return lo <= r[0] and r[1] <= hi
+
+
 def bounds(e, ranges: dict):
-    """Inclusive (lo, hi) integer bounds of e, or None when unbounded / not an integer expression."""
+    """Inclusive (lo, hi) integer bounds of e, or None when unbounded / not an integer expression.
+
+    Integer arithmetic wraps at its dtype's width: an Add/Sub/Mul whose interval leaves the dtype
+    gives None (the machine result could be anywhere), and a narrowing Cast of a value that may not
+    fit gives the whole target range (int8(i) over i in [0, 255] is [-128, 127], not [0, 255])."""
+    def skip(n):
+        t = type(n)
+        if t is E.Const:
+            v = n.value
+            return (v, v) if isinstance(v, int) and not isinstance(v, bool) else _NONE
+        if t is E.Var:
+            return ranges.get(n, _NONE)
+        if t not in _BOUNDED:
+            return _NONE
+        return None
+    r = fold(e, _bounds_node, skip)
+    return None if r is _NONE else r
+
+
+_NONE = ("unbounded",)   # fold's skip() needs a non-None marker for "no bounds"
+_BOUNDED = (E.Add, E.Sub, E.Mul, E.Min, E.Max, E.FloorDiv, E.FloorMod, E.Select, E.Cast)
+
+
+def _bounds_node(e, kids):
     t = type(e)
-    if t is E.Const:
-        return (e.value, e.value) if isinstance(e.value, int) and not isinstance(e.value, bool) else None
-    if t is E.Var:
-        return ranges.get(e)
-    if t in (E.Add, E.Sub, E.Mul, E.Min, E.Max, E.FloorDiv, E.FloorMod):
-        a = bounds(e.a, ranges)
-        if t is E.FloorMod:
-            b = bounds(e.b, ranges)
-            if b is None or b[0] <= 0:
-                return None
-            if a is not None and a[0] >= 0 and a[1] < b[0]:
-                return a
-            return (0, b[1] - 1)
-        b = bounds(e.b, ranges)
-        if a is None or b is None:
-            return None
-        if t is E.Add:
-            return (a[0] + b[0], a[1] + b[1])
-        if t is E.Sub:
-            return (a[0] - b[1], a[1] - b[0])
-        if t is E.Mul:
-            c = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]
-            return (min(c), max(c))
-        if t is E.Min:
-            return (min(a[0], b[0]), min(a[1], b[1]))
-        if t is E.Max:
-            return (max(a[0], b[0]), max(a[1], b[1]))
-        if t is E.FloorDiv:
-            if b[0] <= 0:
-                return None
-            c = [a[0] // b[0], a[0] // b[1], a[1] // b[0], a[1] // b[1]]
-            return (min(c), max(c))
     if t is E.Select:
-        a, b = bounds(e.t, ranges), bounds(e.f, ranges)
-        return None if a is None or b is None else (min(a[0], b[0]), max(a[1], b[1]))
-    if t is E.Cast and dt.is_int(e.dtype) and dt.is_int(e.value.dtype):
-        return bounds(e.value, ranges)
-    return None
+        a, b = kids[1], kids[2]
+        return _NONE if a is _NONE or b is _NONE else (min(a[0], b[0]), max(a[1], b[1]))
+    if t is E.Cast:
+        if not (dt.is_int(e.dtype) and dt.is_int(e.value.dtype)) or dt.lanes(e.dtype) != 1:
+            return _NONE
+        a = kids[0]
+        if a is _NONE or not _fits(a, e.dtype):
+            return int_range(e.dtype)
+        return a
+    a, b = kids
+    if t is E.FloorMod:
+        if b is _NONE or b[0] <= 0:
+            return _NONE
+        if a is not _NONE and a[0] >= 0 and a[1] < b[0]:
+            return a
+        return (0, b[1] - 1)
+    if a is _NONE or b is _NONE:
+        return _NONE
+    if t is E.Add:
+        r = (a[0] + b[0], a[1] + b[1])
+    elif t is E.Sub:
+        r = (a[0] - b[1], a[1] - b[0])
+    elif t is E.Mul:
+        c = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]
+        r = (min(c), max(c))
+    elif t is E.Min:
+        return (min(a[0], b[0]), min(a[1], b[1]))
+    elif t is E.Max:
+        return (max(a[0], b[0]), max(a[1], b[1]))
+    else:  # FloorDiv
+        if b[0] <= 0:
+            return _NONE
+        c = [a[0] // b[0], a[0] // b[1], a[1] // b[0], a[1] // b[1]]
+        return (min(c), max(c))
+    if dt.is_int(e.dtype) and not _fits(r, e.dtype):
+        return _NONE
+    return r
 
 
 # -- linear forms ------------------------------------------------------------------------------
@@ -72,20 +106,25 @@ def linear(e):
 
 
 def _lin(e, k, terms) -> int:
-    t = type(e)
-    if t is E.Const:
-        return k * e.value
-    if t is E.Add:
-        return _lin(e.a, k, terms) + _lin(e.b, k, terms)
-    if t is E.Sub:
-        return _lin(e.a, k, terms) + _lin(e.b, -k, terms)
-    if t is E.Mul:
-        if type(e.b) is E.Const:
-            return _lin(e.a, k * e.b.value, terms)
-        if type(e.a) is E.Const:
-            return _lin(e.b, k * e.a.value, terms)
-    _add_term(terms, e, k)
-    return 0
+    """Accumulate k * e into terms; returns the constant part. Iterative (Add chains are deep)."""
+    const = 0
+    stack = [(e, k)]
+    while stack:
+        e, k = stack.pop()
+        t = type(e)
+        if t is E.Const:
+            const += k * e.value
+        elif t is E.Add:
+            stack.append((e.b, k)); stack.append((e.a, k))
+        elif t is E.Sub:
+            stack.append((e.b, -k)); stack.append((e.a, k))
+        elif t is E.Mul and type(e.b) is E.Const:
+            stack.append((e.a, k * e.b.value))
+        elif t is E.Mul and type(e.a) is E.Const:
+            stack.append((e.b, k * e.a.value))
+        else:
+            _add_term(terms, e, k)
+    return const
 
 
 def _add_term(terms, atom, k):
@@ -158,6 +197,10 @@ def _fold(t, a, b, dtype):
     elif t is E.FloorMod: v = a % b if b != 0 else None
     elif t is E.Min: v = min(a, b)
     elif t is E.Max: v = max(a, b)
+    elif t is E.ShiftLeft or t is E.ShiftRight:
+        if isinstance(a, bool) or not 0 <= b < dt.bits(dtype):
+            return None          # out-of-range shift amounts are left for the machine, never folded
+        v = a << b if t is E.ShiftLeft else a >> b
     elif t is E.LT: v = a < b
     elif t is E.LE: v = a <= b
     elif t is E.GT: v = a > b
@@ -193,8 +236,14 @@ def _simp(e, ranges):
     t = type(e)
     if t is E.Const or t is E.Var:
         return e
-    e = map_children(e, lambda c: _simp(c, ranges))
+    return post_order(e, lambda n: _simp_node(n, ranges))
+
+
+def _simp_node(e, ranges):
+    """One rewrite of e, whose children are already simplified; None keeps e."""
     t = type(e)
+    if t is E.Const or t is E.Var:
+        return None
     if isinstance(e, E.BinOp):
         a, b = e.a, e.b
         if type(a) is E.Const and type(b) is E.Const and dt.lanes(a.dtype) == 1:
@@ -212,7 +261,7 @@ def _simp(e, ranges):
                 return a
         if t in (E.And, E.Or):
             return _simp_logic(e)
-        return e
+        return None
     if t is E.Not and type(e.a) is E.Const:
         return E.Const(not e.a.value, e.dtype)
     if t is E.Select and type(e.cond) is E.Const:
@@ -223,7 +272,7 @@ def _simp(e, ranges):
             return _fold(E.Add, int(v), 0, e.dtype)
         if dt.is_float(e.dtype):
             return _fold(E.Add, float(v), 0.0, e.dtype)
-    return e
+    return None
 
 
 def _simp_logic(e):
@@ -247,7 +296,9 @@ def _simp_int(e, ranges):
     if t in _ARITH:
         terms, const = linear(e)
         return from_linear(_merge_divmod(terms), const, dtype)
-    if t in (E.FloorDiv, E.FloorMod) and type(e.b) is E.Const and e.b.value > 0:
+    if t in (E.FloorDiv, E.FloorMod) and type(e.b) is E.Const and e.b.value > 0 \
+            and (dt.bits(dtype) >= 32 or bounds(e.a, ranges) is not None):
+        # (narrow integers wrap, so the linear rules below need the operand to provably fit)
         c = e.b.value
         terms, const = linear(e.a)
         if c == 1:
@@ -272,6 +323,8 @@ def _simp_int(e, ranges):
                 return e.b if t is E.Min else e.a
         return e
     if isinstance(e, E.CmpOp) and t not in (E.And, E.Or):
+        if dt.bits(dtype) < 32 and (bounds(e.a, ranges) is None or bounds(e.b, ranges) is None):
+            return e     # a narrow operand may wrap: the linear form's verdict would be wrong
         terms, const = linear(E.Sub(e.a, e.b))
         d = _lin_bounds(terms, const, ranges)
         if d is not None:
@@ -288,49 +341,57 @@ def _simp_int(e, ranges):
 
 
 # -- statements --------------------------------------------------------------------------------
-def simplify_stmt(s, ranges: dict | None = None):
-    return _stmt(s, dict(ranges or {}))
+def simplify_stmt(s, ranges: dict | None = None, *, keep_trivial_loops: bool = False):
+    """Simplify every expression with the ranges of the enclosing loops; drop empty loops and
+    branches decided by range analysis; substitute extent-1 loops unless keep_trivial_loops."""
+    return _StmtSimplifier(ranges, keep_trivial_loops).visit(s)
 
 
-def _stmt(s, ranges):
-    t = type(s)
-    if t is S.SeqStmt:
-        return S.seq(*[_stmt(x, ranges) for x in s.stmts])
-    if t is S.For:
-        lo = _simp(s.min, ranges)
-        ext = _simp(s.extent, ranges)
+class _StmtSimplifier(LoopRanges, StmtMutator):
+    def __init__(self, ranges, keep_trivial_loops):
+        super().__init__(ranges)
+        self.keep_trivial = keep_trivial_loops
+
+    def mutate_expr(self, e):
+        return _simp(e, self.ranges)
+
+    def visit_For(self, s):
+        lo, ext = self.mutate_expr(s.min), self.mutate_expr(s.extent)
         if type(ext) is E.Const and ext.value <= 0:
             return S.Evaluate()
-        if type(ext) is E.Const and ext.value == 1:
-            return _stmt(substitute(s.body, {s.var: lo}), ranges)
-        blo = bounds(lo, ranges)
-        bext = bounds(ext, ranges)
-        inner = dict(ranges)
-        if blo is not None and bext is not None:
-            inner[s.var] = (blo[0], blo[1] + bext[1] - 1)
-        body = _stmt(s.body, inner)
+        if type(ext) is E.Const and ext.value == 1 and not self.keep_trivial:
+            return self.visit(substitute(s.body, {s.var: lo}))
+        f = S.For(s.var, lo, ext, s.kind, s.body, s.annotations, s.notes)
+        self.enter_loop(f)
+        try:
+            body = self.visit(s.body)
+        finally:
+            self.exit_loop(f)
         if isinstance(body, S.Evaluate):
             return body
-        return S.For(s.var, lo, ext, s.kind, body, s.annotations)
-    if t is S.IfThenElse:
-        cond = _simp(s.cond, ranges)
+        return S.For(s.var, lo, ext, s.kind, body, s.annotations, s.notes)
+
+    def visit_IfThenElse(self, s):
+        cond = self.mutate_expr(s.cond)
         if type(cond) is E.Const:
             if cond.value:
-                return _stmt(s.then_case, ranges)
-            return _stmt(s.else_case, ranges) if s.else_case is not None else S.Evaluate()
-        then = _stmt(s.then_case, ranges)
-        other = _stmt(s.else_case, ranges) if s.else_case is not None else None
+                return self.visit(s.then_case)
+            return self.visit(s.else_case) if s.else_case is not None else S.Evaluate()
+        then = self.visit(s.then_case)
+        other = self.visit(s.else_case) if s.else_case is not None else None
         if isinstance(other, S.Evaluate):
             other = None
         if isinstance(then, S.Evaluate) and other is None:
             return then
         return S.IfThenElse(cond, then, other)
-    if t is S.BufferStore:
-        return S.BufferStore(s.buffer, _simp(s.value, ranges), tuple(_simp(i, ranges) for i in s.indices))
-    if t is S.Allocate:
-        body = _stmt(s.body, ranges)
+
+    def visit_AssertStmt(self, s):
+        cond = self.mutate_expr(s.cond)
+        body = self.visit(s.body)
+        if type(cond) is E.Const and cond.value:
+            return body
+        return S.AssertStmt(cond, s.message, body)
+
+    def visit_Allocate(self, s):
+        body = self.visit(s.body)
         return body if isinstance(body, S.Evaluate) else S.Allocate(s.buffer, body)
-    return s
-
-
-

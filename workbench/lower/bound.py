@@ -73,7 +73,8 @@ def infer_region(producer, consumer, consumer_body, cb: StageBounds, stage_of) -
     Returns ([(min_expr, extent)] per dimension, may_exceed_domain)."""
     shape = producer.op.output(0).shape
     leaves = consumer.leaf_iter_vars
-    pos = leaves.index(producer.attach_ivar)
+    # a consumer other than the attach stage is computed at the same loop: all its loops vary
+    pos = leaves.index(producer.attach_ivar) if producer.attach_stage is consumer else -1
     relaxed = {iv.var: (0, cb.ext[iv] - 1) for iv in leaves[pos + 1:]}
     values = root_values(consumer, cb)
     domain = {iv.var: (iv.min, iv.min + iv.extent - 1) for iv in consumer.root_iter_vars}

@@ -4,10 +4,11 @@ from __future__ import annotations
 from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.simplify import simplify_expr
-from ..ir.visitor import post_order
+from ..ir.visitor import StmtMutator
 
 
-def _flat(buf, indices):
+def flat_index(buf, indices):
+    """The row-major flat index of `indices` into `buf` (a 1-tuple)."""
     if len(indices) == 1:
         return indices
     idx, stride = None, 1
@@ -18,11 +19,19 @@ def _flat(buf, indices):
     return (simplify_expr(idx),)
 
 
-def storage_flatten(s: S.Stmt) -> S.Stmt:
-    def fn(n):
+class _Flatten(StmtMutator):
+    def rewrite_expr(self, n):
         if type(n) is E.BufferLoad and len(n.indices) != 1:
-            return E.BufferLoad(n.buffer, _flat(n.buffer, n.indices))
-        if type(n) is S.BufferStore and len(n.indices) != 1:
-            return S.BufferStore(n.buffer, n.value, _flat(n.buffer, n.indices))
+            return E.BufferLoad(n.buffer, flat_index(n.buffer, n.indices))
         return None
-    return post_order(s, fn)
+
+    def visit_BufferStore(self, s):
+        value = self.mutate_expr(s.value)
+        idx = tuple(self.mutate_expr(i) for i in s.indices)
+        if len(idx) != 1:
+            idx = flat_index(s.buffer, idx)
+        return S.BufferStore(s.buffer, value, idx)
+
+
+def storage_flatten(s: S.Stmt) -> S.Stmt:
+    return _Flatten().visit(s)

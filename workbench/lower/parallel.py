@@ -2,19 +2,27 @@
 a serial loop here, with a note, so the printed IR says what will run."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..ir import stmt as S
-from ..ir.visitor import map_children
+from ..ir.visitor import StmtMutator
 
 
-def serialize_nested_parallel(s: S.Stmt) -> S.Stmt:
-    def rec(n, outer):
-        if type(n) is S.For:
-            if n.kind == "parallel" and outer is not None:
-                note = ("not_parallel", f"inside parallel loop {outer}")
-                return S.For(n.var, n.min, n.extent, "serial", rec(n.body, outer), n.annotations + (note,))
-            inner = n.var.name if n.kind == "parallel" else outer
-            return S.For(n.var, n.min, n.extent, n.kind, rec(n.body, inner), n.annotations)
-        if isinstance(n, S.Stmt):
-            return map_children(n, lambda c: rec(c, outer) if isinstance(c, S.Stmt) else c)
-        return n
-    return rec(s, None)
+class _Serialize(StmtMutator):
+    def __init__(self, on_note=None):
+        super().__init__()
+        self.on_note = on_note
+
+    def visit_For(self, f):
+        outer = next((lp for lp in self.loops if lp.kind == S.ForKind.parallel), None)
+        if f.kind == S.ForKind.parallel and outer is not None:
+            why = f"inside parallel loop {outer.var.name}"
+            if self.on_note is not None:
+                self.on_note("parallel", f.var, why)
+            f = replace(f, kind=S.ForKind.serial, notes=f.notes + (("not_parallel", why),))
+        return self.generic(f)
+
+
+def serialize_nested_parallel(s: S.Stmt, on_note=None) -> S.Stmt:
+    """`on_note(primitive, loop_var, why)` hears about every loop made serial."""
+    return _Serialize(on_note).visit(s)

@@ -5,41 +5,32 @@ from __future__ import annotations
 from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.simplify import bounds, linear, simplify_expr, simplify_stmt
-from ..ir.visitor import map_children, walk
+from ..ir.visitor import LoopRanges, StmtMutator, find_all, uses_var, walk
 
 _MAX_PIECES = 64   # keeps pathological schedules from blowing up the code size
 
 
-def loop_partition(s: S.Stmt) -> S.Stmt:
-    budget = [_MAX_PIECES]
-    return _visit(s, {}, frozenset(), budget)
+def loop_partition(s: S.Stmt, *, keep_trivial_loops: bool = False) -> S.Stmt:
+    return _Partition(frozenset(), [_MAX_PIECES], keep_trivial_loops).visit(s)
 
 
-def _visit(s, ranges, tried, budget):
-    if type(s) is S.For:
-        lo, ext = s.min, s.extent
-        if type(lo) is E.Const and type(ext) is E.Const and budget[0] > 0:
-            r = _partition_for(s, ranges, tried, budget)
+class _Partition(LoopRanges, StmtMutator):
+    def __init__(self, tried, budget, keep, ranges=None):
+        super().__init__(ranges)
+        self.tried, self.budget, self.keep = tried, budget, keep
+
+    def visit_For(self, s):
+        if type(s.min) is E.Const and type(s.extent) is E.Const and self.budget[0] > 0:
+            r = _partition_for(s, self.ranges, self.tried, self.budget, self.keep)
             if r is not None:
                 return r
-            inner = dict(ranges)
-            inner[s.var] = (lo.value, lo.value + ext.value - 1)
-        else:
-            inner = dict(ranges)
-            b1, b2 = bounds(lo, ranges), bounds(ext, ranges)
-            if b1 is not None and b2 is not None:
-                inner[s.var] = (b1[0], b1[1] + b2[1] - 1)
-        return S.For(s.var, lo, ext, s.kind, _visit(s.body, inner, tried, budget), s.annotations)
-    return map_children(s, lambda c: _visit(c, ranges, tried, budget) if isinstance(c, S.Stmt) else c)
+        return self.generic(s)
 
 
 def _guards(s, var, out):
     """IfThenElse guards (no else) under s whose condition is linear in var."""
-    def fn(n):
-        if type(n) is S.IfThenElse and n.else_case is None and isinstance(n.cond, E.CmpOp) \
-                and type(n.cond) in (E.LT, E.LE, E.GT, E.GE):
-            out.append(n)
-    walk(s, fn)
+    out += find_all(s, lambda n: type(n) is S.IfThenElse and n.else_case is None
+                    and type(n.cond) in (E.LT, E.LE, E.GT, E.GE))
     return [g for g in out if _coef(g.cond, var) not in (None, 0)]
 
 
@@ -64,15 +55,9 @@ def _coef(cond, var):
         return None
     terms, _ = lin
     for atom, c in terms.items():
-        if atom is not var and _mentions(atom, var):
+        if atom is not var and uses_var(atom, var):
             return None
     return terms.get(var, 0)
-
-
-def _mentions(e, var):
-    found = []
-    walk(e, lambda n: found.append(1) if n is var else None)
-    return bool(found)
 
 
 def _inner_ranges(s, ranges):
@@ -84,7 +69,7 @@ def _inner_ranges(s, ranges):
     return out
 
 
-def _partition_for(f: S.For, ranges, tried, budget):
+def _partition_for(f: S.For, ranges, tried, budget, keep):
     lo, n = f.min.value, f.extent.value
     hi = lo + n                    # exclusive
     rng = _inner_ranges(f.body, ranges)
@@ -128,9 +113,11 @@ def _partition_for(f: S.For, ranges, tried, budget):
                 sub_tried = tried | {id(g)}
             else:
                 sub_tried = tried
-            piece = S.For(f.var, E.const(p), E.const(q - p), f.kind, body, f.annotations)
-            piece = simplify_stmt(piece, ranges)
-            out.append(_visit(piece, ranges, sub_tried, budget) if not isinstance(piece, S.Evaluate) else piece)
+            piece = S.For(f.var, E.const(p), E.const(q - p), f.kind, body, f.annotations, f.notes)
+            piece = simplify_stmt(piece, ranges, keep_trivial_loops=keep)
+            if not isinstance(piece, S.Evaluate):
+                piece = _Partition(sub_tried, budget, keep, ranges).visit(piece)
+            out.append(piece)
         return S.seq(*out)
     return None
 
@@ -138,13 +125,14 @@ def _partition_for(f: S.For, ranges, tried, budget):
 def _resolve(s, guard, verdict):
     if verdict is None:
         return s
-    def rec(n):
-        if n is guard:
-            return n.then_case if verdict else S.Evaluate()
-        if isinstance(n, S.Stmt):
-            return map_children(n, lambda c: rec(c) if isinstance(c, S.Stmt) else c)
-        return n
-    return rec(s)
+    def fn(n):
+        return (n.then_case if verdict else S.Evaluate()) if n is guard else None
+    return _replace_stmt(s, guard, fn)
 
 
-
+def _replace_stmt(s, target, fn):
+    """s with the statement object `target` replaced by fn(target) (identity, not equality)."""
+    class _R(StmtMutator):
+        def visit(self, n):
+            return fn(n) if n is target else self.generic(n)
+    return _R().visit(s)

@@ -4,33 +4,40 @@ becomes one vector statement (Ramp indices, Broadcast scalars). Where that would
 another index) the loop stays scalar and LLVM's own vectorizer gets a chance."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..ir import dtype as dt
 from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.simplify import from_linear, linear, simplify_expr
-from ..ir.visitor import map_children, uses_var, walk
+from ..ir.visitor import StmtMutator, find, uses_var, walk
 
 
 class _NotVectorizable(Exception):
     """Why a loop marked `vectorize` stays a scalar loop (shown in the printed IR)."""
 
 
-def vectorize(s: S.Stmt) -> S.Stmt:
-    def rec(n):
-        if type(n) is S.For:
-            body = rec(n.body)
-            n = S.For(n.var, n.min, n.extent, n.kind, body, n.annotations)
-            if n.kind == "vectorized":
-                try:
-                    return _vectorize_loop(n)
-                except _NotVectorizable as why:
-                    note = ("not_vectorized", str(why) or "not a straight-line body")
-                    return S.For(n.var, n.min, n.extent, "serial", n.body, n.annotations + (note,))
+def vectorize(s: S.Stmt, on_note=None) -> S.Stmt:
+    """`on_note(primitive, loop_var, why)` hears about every marked loop left scalar."""
+    return _Vectorize(on_note).visit(s)
+
+
+class _Vectorize(StmtMutator):
+    def __init__(self, on_note):
+        super().__init__()
+        self.on_note = on_note
+
+    def visit_For(self, f):
+        n = self.generic(f)
+        if n.kind != S.ForKind.vectorized:
             return n
-        if isinstance(n, S.Stmt):
-            return map_children(n, lambda c: rec(c) if isinstance(c, S.Stmt) else c)
-        return n
-    return rec(s)
+        try:
+            return _vectorize_loop(n)
+        except _NotVectorizable as why:
+            msg = str(why) or "not a straight-line body"
+            if self.on_note is not None:
+                self.on_note("vectorize", n.var, msg)
+            return replace(n, kind=S.ForKind.serial, notes=n.notes + (("not_vectorized", msg),))
 
 
 def _vectorize_loop(f: S.For) -> S.Stmt:
@@ -80,6 +87,10 @@ class _Vec:
                 raise _NotVectorizable(f"every lane would write the same element of {s.buffer.name} "
                                        "(a reduction)")
             return S.BufferStore(s.buffer, self.broadcast(self.expr(s.value)), (idx,))
+        if t is S.AssertStmt:
+            if uses_var(s.cond, self.var):
+                raise _NotVectorizable(f"a run-time check depends on the lane ({s.message})")
+            return S.AssertStmt(s.cond, s.message, self.stmt(s.body))
         if t is S.Evaluate:
             return s
         raise _NotVectorizable(f"cannot vectorize {type(s).__name__}")
@@ -126,9 +137,7 @@ class _Vec:
             parts = [self.expr(c) for c in kids]
             if all(p is c for p, c in zip(parts, kids)):
                 return e
-            loads = []
-            walk(e, lambda n: loads.append(1) if type(n) is E.BufferLoad else None)
-            if loads:
+            if find(e, lambda n: type(n) is E.BufferLoad) is not None:
                 raise _NotVectorizable("a lane-dependent select reads memory on both sides")
             return E.Select(*[self.broadcast(p) for p in parts])
         if t is E.Cast:

@@ -1,5 +1,8 @@
-"""Runtime: the built `Kernel` (argument checks, ctypes call) and timing."""
+"""Runtime: the built `Kernel` (argument checks, ctypes call, run-time check errors), timing, and
+building through the compile cache."""
+from .build import build_func, build_schedule
+from .cache import CompileCache, default_cache
 from .kernel import Kernel
 from .timing import TimingResult, measure
 
-__all__ = ["Kernel", "TimingResult", "measure"]
+__all__ = ["CompileCache", "Kernel", "TimingResult", "build_func", "build_schedule", "default_cache", "measure"]

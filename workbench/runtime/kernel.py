@@ -1,21 +1,19 @@
-"""`Kernel`: a lowered PrimFunc compiled to machine code, callable with numpy arrays.
+"""`Kernel`: a compiled module (codegen.CompiledModule) callable with numpy arrays.
 
 `f(a, b, c)` checks every argument (count, type, dtype, shape, C-contiguity, writable outputs, outputs
 not overlapping other arguments) and raises TypeError/ValueError — never crashes — then calls the
 machine code through ctypes with the data pointers and the thread count. Outputs are written in place.
+A failed run-time check (an index the compiler could not prove in bounds) raises IndexError.
 """
 from __future__ import annotations
 
 import ctypes
 import platform
-import time
 
 import numpy as np
 
 from ..codegen import engine
-from ..codegen.emit import CodegenError, emit_module
-from ..ir import stmt as S
-from ..ir.visitor import walk
+from ..codegen.module import CompiledModule
 from .timing import TimingResult, measure, timer
 
 
@@ -44,61 +42,31 @@ else:
         return a.ctypes.data
 
 
-class _Param:
-    __slots__ = ("name", "dtype", "shape", "output", "nbytes")
-
-    def __init__(self, buf, output: bool):
-        self.name = buf.name
-        self.dtype = np.dtype(buf.dtype)
-        self.shape = tuple(int(getattr(x, "value", x)) for x in buf.shape)
-        self.output = output
-        self.nbytes = int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
-
-
-def stored_buffers(body) -> set:
-    """Buffers that `body` writes (BufferStore targets)."""
-    out = set()
-
-    def visit(n):
-        if type(n) is S.BufferStore:
-            out.add(n.buffer)
-    walk(body, visit)
-    return out
-
-
 class Kernel:
-    """A built kernel. Attributes: `lowered` (the PrimFunc), `llvm_ir` (optimized LLVM IR),
-    `asm` (assembly, produced on first access), `num_threads` (settable; os.cpu_count() by
+    """A built kernel: a `codegen.CompiledModule` plus argument checks, the call and timing.
+    Attributes: `module`, `lowered` (the PrimFunc), `target`, `llvm_ir` (optimized LLVM IR), `asm`
+    (assembly, produced on first access), `num_threads` (settable; the target's core count by
     default), `parallel_runtime` ("libgomp" or "serial (libgomp not found)"), `build_time` and
     `build_timings` (seconds per build phase)."""
 
-    def __init__(self, func: S.PrimFunc, *, num_threads: int | None = None, opt: int = 3):
-        t0 = time.perf_counter()
-        self.lowered = func
-        gomp = engine.gomp_library()
-        self.parallel_runtime = "libgomp" if gomp else "serial (libgomp not found)"
-        triple, layout = engine.triple_and_layout()
-        text, entry = emit_module(func, target_attrs=engine.target_attrs(), triple=triple,
-                                  datalayout=layout, parallel_runtime=gomp is not None)
-        t1 = time.perf_counter()
-        self.unoptimized_ir = text
-        self._lib = engine.CodeLibrary(entry).add_ir(text)
-        try:
-            self._lib.finalize([entry], opt=opt)
-        except RuntimeError as e:
-            raise CodegenError(f"LLVM rejected the generated code for {func.name!r}: {e}") from e
-        self.entry = entry
-        self._gomp = "@GOMP_parallel" in text      # has parallel loops launched through libgomp
-        addr = self._lib.address(entry)
-        n = len(func.params)
-        proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n), ctypes.c_int)
-        self._cfunc = proto(addr)
-        outs = stored_buffers(func.body)
-        self._params = tuple(_Param(b, b in outs) for b in func.params)
+    def __init__(self, module: CompiledModule, *, num_threads: int | None = None, build_time: float | None = None):
+        self.module = module
+        self.lowered = module.func
+        self.target = module.target
+        self.parallel_runtime = module.parallel_runtime
+        self._gomp = module.uses_gomp       # launches libgomp threads
+        self._messages = module.messages
+        self._params = module.params
         self._outputs = tuple(i for i, p in enumerate(self._params) if p.output)
-        self.num_threads = num_threads if num_threads is not None else engine.cpu_count()
-        self.build_time = time.perf_counter() - t0
-        self.build_timings = {"emit": t1 - t0, **self._lib.timings}
+        n = len(self._params)
+        self._cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_void_p] * n), ctypes.c_int)(module.address)
+        missing = module.target.missing_on_host()
+        self._refused = (f"{self.name}() was built for target {str(module.target)!r}, which this host cannot "
+                         f"run (missing: {', '.join(missing)}); its IR and assembly can be inspected "
+                         f"(.llvm_ir, .asm) but it cannot be called here") if missing else None
+        self.num_threads = num_threads if num_threads is not None else module.target.cores
+        self.build_timings = dict(module.timings)
+        self.build_time = build_time if build_time is not None else sum(self.build_timings.values())
 
     # -- attributes -------------------------------------------------------------------------------
     @property
@@ -107,11 +75,15 @@ class Kernel:
 
     @property
     def llvm_ir(self) -> str:
-        return self._lib.llvm_ir
+        return self.module.llvm_ir
+
+    @property
+    def unoptimized_ir(self) -> str:
+        return self.module.unoptimized_ir
 
     @property
     def asm(self) -> str:
-        return self._lib.asm
+        return self.module.asm
 
     @property
     def num_threads(self) -> int:
@@ -136,6 +108,8 @@ class Kernel:
 
     # -- calling ----------------------------------------------------------------------------------
     def _pointers(self, args) -> list:
+        if self._refused:
+            raise RuntimeError(self._refused)
         params = self._params
         if len(args) != len(params):
             raise TypeError(f"{self.name}() takes {len(params)} arrays "
@@ -173,9 +147,17 @@ class Kernel:
     def __call__(self, *args) -> None:
         ptrs = self._pointers(args)
         if self._gomp and engine.needs_helper_thread():
-            engine.run_parallel_call(self._cfunc, *ptrs, self._num_threads)
+            status = engine.run_parallel_call(self._cfunc, *ptrs, self._num_threads)
         else:
-            self._cfunc(*ptrs, self._num_threads)
+            status = self._cfunc(*ptrs, self._num_threads)
+        if status:
+            self._raise_status(status)
+
+    def _raise_status(self, status: int):
+        """A run-time check failed (the kernel stopped early; outputs are partly written)."""
+        if 1 <= status <= len(self._messages):
+            raise IndexError(f"{self.name}(): {self._messages[status - 1]}")
+        raise RuntimeError(f"{self.name}() returned the unknown status {status}")
 
     # -- timing -----------------------------------------------------------------------------------
     def random_args(self, seed: int = 0) -> list:
@@ -200,6 +182,10 @@ class Kernel:
             args = self.random_args()
         ptrs = self._pointers(args)
         call_args = (*ptrs, self._num_threads)
+        status = self._cfunc(*call_args) if not (self._gomp and engine.needs_helper_thread()) \
+            else engine.run_parallel_call(self._cfunc, *call_args)
+        if status:                       # timing a kernel whose checks fail would time nothing
+            self._raise_status(status)
         run = timer(self._cfunc, call_args)
         if self._gomp and engine.needs_helper_thread():
             return engine.run_parallel_call(self._measure, run, number, repeat, min_time)

@@ -1,5 +1,7 @@
 """Schedules: stages, primitives with legality checks, and the replayable trace."""
-from .errors import ScheduleError
+from .errors import ScheduleError, ScheduleWarning
+from . import scopes
 from .schedule import Schedule, create_schedule
 from .stage import Fuse, Split, Stage
-from .trace import Step, Trace
+from .trace import PRIMITIVES, Step, Trace, TraceError
+from .scopes import Scope, register_scope

@@ -6,8 +6,9 @@ from ..ir import expr as E
 from ..ir.visitor import post_order, walk
 from ..te.tensor import ComputeOp, IterVar, Operation, Tensor, make_tensor
 from .errors import ScheduleError
+from .scopes import check_scope
 from .stage import Fuse, Split, Stage, unique_name
-from .trace import Step, Trace
+from .trace import Step, Trace, normalize_arg
 
 
 def _topo_ops(outputs) -> list:
@@ -41,6 +42,7 @@ class Schedule:
         self.stages: list[Stage] = []
         self._stage_of: dict = {}           # id(op) -> Stage, old ops included after replacement
         self.trace = Trace()
+        self.root = self                    # copies share their root: stages resolve across them
         names: set = set()
         for op in _topo_ops(outputs):
             name, n = op.name, 1
@@ -65,18 +67,42 @@ class Schedule:
                 continue
             where = {"root": "root", "inline": "inlined"}.get(st.attach) or \
                 f"at {st.attach_stage.name}.{st.attach_ivar.name}"
-            loops = ", ".join(iv.name + (f"[{st.kinds[iv]}]" if iv in st.kinds else "")
-                              for iv in st.leaf_iter_vars)
+            def mark(iv):
+                marks = [st.kinds[iv]] if iv in st.kinds else []
+                marks += [st.bindings[iv].thread_tag] if iv in st.bindings else []
+                marks += [f"tensorize {st.tensorized[iv].name}"] if iv in st.tensorized else []
+                return f"[{', '.join(marks)}]" if marks else ""
+            loops = ", ".join(iv.name + mark(iv) for iv in st.leaf_iter_vars)
             scope = "" if st.scope == "global" else f" ({st.scope})"
             lines.append(f"{st.name}{scope}: {where}; loops {loops}" if st.attach != "inline"
                          else f"{st.name}: inlined")
         return "\n".join(lines)
 
+    def copy(self) -> "Schedule":
+        """An independent copy (undo/redo, search branches): primitives on either do not affect the
+        other. Tensors, operations and axes are immutable and shared, so those of this schedule
+        resolve in the copy too; a Stage of this schedule resolves by its name."""
+        new = Schedule.__new__(Schedule)
+        new.outputs = list(self.outputs)
+        new.trace = self.trace                       # a Trace is immutable
+        new.root = self.root
+        smap = {id(st): st._copy_to(new) for st in self.stages}
+        new.stages = [smap[id(st)] for st in self.stages]
+        new._stage_of = {k: smap[id(v)] for k, v in self._stage_of.items()}
+        for st in new.stages:
+            if st.attach_stage is not None:
+                st.attach_stage = smap[id(st.attach_stage)]
+        return new
+
     # -- lookup --------------------------------------------------------------------------------
     def __getitem__(self, key) -> Stage:
         if isinstance(key, Stage):
             if key.schedule is not self:
-                raise KeyError(f"stage {key.name} belongs to another schedule")
+                # a stage of the schedule this one was copied from resolves by name
+                mine = next((st for st in self.stages if st.name == key.name), None)
+                if mine is None or key.schedule.root is not self.root:
+                    raise KeyError(f"stage {key.name} belongs to another schedule")
+                return mine
             return key
         if isinstance(key, str):
             for st in self.stages:
@@ -119,7 +145,8 @@ class Schedule:
         return None
 
     def _record(self, primitive, stage, args, kwargs, outputs):
-        self.trace = self.trace.append(Step(primitive, stage, tuple(args), tuple(sorted(kwargs.items())),
+        self.trace = self.trace.append(Step(primitive, stage, normalize_arg(tuple(args)),
+                                            tuple(sorted((k, normalize_arg(v)) for k, v in kwargs.items())),
                                             tuple(outputs)))
 
     # -- graph queries -------------------------------------------------------------------------
@@ -146,6 +173,18 @@ class Schedule:
                 out.append(st)
         return out
 
+    def _feeds(self, stage: Stage, target: Stage) -> bool:
+        """Whether `target` (transitively) reads what `stage` computes."""
+        todo, seen = [stage], set()
+        while todo:
+            st = todo.pop()
+            if st is target:
+                return True
+            if id(st) not in seen:
+                seen.add(id(st))
+                todo.extend(self.readers(st))
+        return False
+
     def _attach_points(self, stage: Stage) -> set:
         return {st.attach_ivar for st in self.stages if st.attach == "at" and st.attach_stage is stage}
 
@@ -166,8 +205,7 @@ class Schedule:
     def cache_read(self, tensor, scope: str, readers):
         """Copy `tensor` into a new `scope` buffer read by `readers` instead of the original."""
         t = self._tensor_arg(tensor, "cache_read", "tensor")
-        if not isinstance(scope, str) or not scope:
-            raise ScheduleError("cache_read", f"scope={scope!r}", "scope must be a name like 'local'")
+        check_scope(scope, "cache_read")
         if isinstance(readers, (Tensor, Stage, str)):
             readers = [readers]
         src = self[t]
@@ -180,6 +218,13 @@ class Schedule:
             reader_stages.append(st)
         if not reader_stages:
             raise ScheduleError("cache_read", "readers=[]", "give at least one reader")
+        if src.attach == "at" and src.attach_stage in reader_stages:
+            # the readers would read the cache instead, leaving src computed inside a loop of a
+            # stage that no longer reads it (lowering would then blame compute_at)
+            raise ScheduleError("cache_read", f"readers=[{src.attach_stage.name}]", f"{src.name!r} is computed "
+                                f"at {src.attach_stage.name}.{src.attach_ivar.name} (compute_at); reading it "
+                                "through a cache would leave it inside a stage that no longer reads it. Apply "
+                                f"cache_read before compute_at, or s[{src.name!r}].compute_root() first")
         name = self._unique_stage_name(f"{src.name}.{scope}")
         src_t = src.op.output(0)
         axis = tuple(IterVar(E.Var(f"ax{d}"), 0, ext, "data") for d, ext in enumerate(src_t.shape))
@@ -188,6 +233,7 @@ class Schedule:
         for st in reader_stages:
             self._replace_op(st, _with_body(st.op, _replace_reads(st.op.body, src_ids, cache_t)))
         stage = Stage(self, cache_t.op, name, scope)
+        stage.scope_primitive = "cache_read"
         self._stage_of[id(cache_t.op)] = stage
         self.stages.insert(self.stages.index(src) + 1, stage)
         self._record("cache_read", None, (src.name, scope, tuple(st.name for st in reader_stages)), {},
@@ -208,8 +254,7 @@ class Schedule:
         if self._attach_points(st):
             raise ScheduleError("cache_write", f"tensor={st.name}", "other stages are computed at this "
                                 "stage's loops")
-        if not isinstance(scope, str) or not scope:
-            raise ScheduleError("cache_write", f"scope={scope!r}", "scope must be a name like 'local'")
+        check_scope(scope, "cache_write", st.name)
         op = st.op
         name = self._unique_stage_name(f"{st.name}.{scope}")
         new_axis = tuple(IterVar(E.Var(iv.name), iv.min, iv.extent, "data") for iv in op.axis)
@@ -223,10 +268,17 @@ class Schedule:
         st.all_iter_vars = list(op.axis)
         st.leaf_iter_vars = list(op.axis)
         cache_stage = Stage(self, cache_t.op, name, scope)
+        cache_stage.scope_primitive = "cache_write"
         self._stage_of[id(cache_t.op)] = cache_stage
         self.stages.insert(self.stages.index(st), cache_stage)
         self._record("cache_write", None, (st.name, scope), {}, (name,))
         return cache_t
+
+    def rfactor(self, tensor, axis, factor_axis: int = 0):
+        """Factor the reduction of `tensor` over its reduction loop `axis` into a new stage
+        (returned) whose data axis `factor_axis` is `axis`; `tensor` then reduces over it."""
+        from .rfactor import rfactor
+        return rfactor(self, tensor, axis, factor_axis)
 
     def _ops_of(self, stage):
         return [(opid, st) for opid, st in self._stage_of.items() if st is stage]

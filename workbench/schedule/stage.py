@@ -10,10 +10,16 @@ from dataclasses import dataclass
 from numbers import Integral
 
 from ..ir import expr as E
-from ..te.tensor import ComputeOp, IterVar, PlaceholderOp
+from ..te.tensor import THREAD_TAGS, ComputeOp, IterVar, PlaceholderOp, make_thread_axis
 from .errors import ScheduleError
 
 PRAGMAS = ("auto_unroll_max_step",)
+# Pragmas a backend interprets, taking no value (TVM's `s[A].pragma(ax, env.dma_copy)`): VTA's
+# "dma_copy" (the loops from this axis inward are one DMA transfer) and "alu" (an ALU kernel).
+# The core carries them to the loop IR as annotations; a CPU build ignores them.
+BACKEND_PRAGMAS = {"dma_copy": "VTA: the loops from this axis inward are one 2-D DMA transfer",
+                   "alu": "VTA: the loops from this axis inward are one ALU micro-kernel"}
+MAX_LANES = 256          # longest loop `vectorize` accepts (LLVM vectors beyond this explode)
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,11 +63,25 @@ class Stage:
         self.attach = "root"           # "root" | "inline" | "at"
         self.attach_stage: Stage | None = None
         self.attach_ivar: IterVar | None = None
+        self.bindings: dict = {}       # IterVar -> thread IterVar (te.thread_axis), see bind()
+        self.kind_steps: dict = {}     # IterVar -> trace index of the step that set its kind
+        self.tensorized: dict = {}     # IterVar -> TensorIntrin replacing the sub-nest (tensorize)
+        self.scope_primitive = "set_scope"   # what put the buffer in its scope (for error messages)
         if isinstance(op, ComputeOp):
             self.all_iter_vars = list(op.axis) + list(op.reduce_axis)
         else:
             self.all_iter_vars = []
         self.leaf_iter_vars = list(self.all_iter_vars)
+
+    def _copy_to(self, schedule) -> "Stage":
+        new = object.__new__(Stage)
+        new.__dict__.update(self.__dict__)
+        new.schedule = schedule
+        for attr in ("relations", "all_iter_vars", "leaf_iter_vars"):
+            setattr(new, attr, list(getattr(self, attr)))
+        for attr in ("kinds", "pragmas", "bindings", "kind_steps", "tensorized"):
+            setattr(new, attr, dict(getattr(self, attr)))
+        return new
 
     # -- helpers ---------------------------------------------------------------------------------
     def __repr__(self):
@@ -170,10 +190,10 @@ class Stage:
 
     def _move_attrs(self, old, new):
         # a loop kind or pragma set on an axis stays with the outer part when it is split/fused
-        if old in self.kinds:
-            self.kinds[new] = self.kinds.pop(old)
-        if old in self.pragmas:
-            self.pragmas[new] = self.pragmas.pop(old)
+        for attr in ("kinds", "pragmas", "kind_steps", "bindings", "tensorized"):
+            d = getattr(self, attr)
+            if old in d:
+                d[new] = d.pop(old)
         self.schedule._retarget_attach(self, old, new)
 
     def tile(self, x, y, x_factor, y_factor):
@@ -210,6 +230,17 @@ class Stage:
             if ivs[n].kind != ivs[0].kind:
                 raise self._err("fuse", f"axes[{n}]={ivs[n].name}", "cannot fuse a reduction axis with "
                                 "a data-parallel axis")
+        for n, iv in enumerate(ivs):
+            # a loop kind covers the whole fused loop: parallel on the outermost axis stays legal
+            # (more iterations to share), but vectorize/unroll of 256*257 lanes/copies is not what
+            # was asked for, and a kind on an inner axis would silently disappear
+            kind = self.kinds.get(iv)
+            if kind is not None and (n > 0 or kind != "parallel"):
+                raise self._err("fuse", f"axes[{n}]={iv.name}", f"{iv.name} is already {kind}; fuse "
+                                f"first, then mark the fused axis")
+            if iv in self.bindings or iv in self.tensorized:
+                raise self._err("fuse", f"axes[{n}]={iv.name}", f"{iv.name} is "
+                                f"{'bound to a thread' if iv in self.bindings else 'tensorized'}")
         for iv in ivs:
             if iv in self.schedule._attach_points(self):
                 raise self._err("fuse", f"axis={iv.name}", f"a stage is computed at {iv.name}; move it "
@@ -256,14 +287,24 @@ class Stage:
             what = "the output would be updated by several threads at once" if kind == "parallel" \
                 else "lanes would accumulate into one element"
             raise self._err(primitive, f"axis={iv.name}", f"{iv.name} is a reduction axis; {what}. "
-                            "Use rfactor-style splitting or reorder a data axis innermost instead")
-        if kind == "vectorized" and iv.extent > 256:
+                            "Use s.rfactor(tensor, axis) to make it a data axis of a new stage, or reorder a data axis "
+                            "innermost instead")
+        # The extent is final only for an output stage (always at the root); another stage may be
+        # (or later be) computed at a consumer's loop, where bound inference shrinks its loops, so
+        # its check waits for lowering (schedule_ops), as TVM's tutorial GEMM schedule needs.
+        if kind == "vectorized" and iv.extent > MAX_LANES and self.is_output:
             raise self._err(primitive, f"axis={iv.name}", f"extent {iv.extent} is too long to vectorize "
-                            "(at most 256 lanes); split it first")
+                            f"(at most {MAX_LANES} lanes); split it first")
         old = self.kinds.get(iv)
         if old is not None and old != kind:
             raise self._err(primitive, f"axis={iv.name}", f"{iv.name} is already {old}")
+        if iv in self.bindings:
+            raise self._err(primitive, f"axis={iv.name}", f"{iv.name} is bound to a thread "
+                            f"({self.bindings[iv].thread_tag})")
+        if iv in self.tensorized:
+            raise self._err(primitive, f"axis={iv.name}", f"{iv.name} is tensorized")
         self.kinds[iv] = kind
+        self.kind_steps[iv] = len(self.schedule.trace)
         self._record(primitive, (iv.name,))
         return iv
 
@@ -279,13 +320,19 @@ class Stage:
         """Run iterations of the axis on all cores (OpenMP thread pool)."""
         self._annotate("parallel", axis, "parallel")
 
-    def pragma(self, axis, key: str, value):
+    def pragma(self, axis, key: str, value=None):
         """Annotate a loop; `auto_unroll_max_step=n` unrolls the loops below whose total number of
-        iterations is at most n."""
+        iterations is at most n.  Backend pragmas (BACKEND_PRAGMAS: VTA's "dma_copy", "alu") take
+        no value."""
         self._need_loops("pragma", f"axis={getattr(axis, 'name', axis)}")
         iv = self._leaf(axis, "pragma", "axis")
+        if key in BACKEND_PRAGMAS and value is None:
+            self.pragmas[iv] = tuple(p for p in self.pragmas.get(iv, ()) if p[0] != key) + ((key, 1),)
+            self._record("pragma", (iv.name, key))
+            return
         if key not in PRAGMAS:
-            raise self._err("pragma", f"key={key!r}", f"unknown pragma; known: {', '.join(PRAGMAS)}")
+            raise self._err("pragma", f"key={key!r}", "unknown pragma; known: "
+                            f"{', '.join(PRAGMAS + tuple(BACKEND_PRAGMAS))}")
         if not isinstance(value, Integral) or isinstance(value, bool) or value < 0:
             raise self._err("pragma", f"value={value!r}", f"{key} takes a non-negative int")
         self.pragmas[iv] = tuple(p for p in self.pragmas.get(iv, ()) if p[0] != key) + ((key, int(value)),)
@@ -307,7 +354,10 @@ class Stage:
                             "has no loops")
         iv = target._leaf(axis, "compute_at", "axis")
         readers = sch._effective_readers(self)
-        if target not in readers:
+        # TVM also attaches a stage to an indirect consumer's loop (VTA's tutorials put res_gem,
+        # res_shr, res_max and res_min all at res's loop): allowed when the one reader is upstream
+        # of the target; lowering checks that reader is computed at the same loop.
+        if target not in readers and not (len(readers) == 1 and sch._feeds(readers[0], target)):
             raise self._err("compute_at", f"parent={target.name}", f"stage {target.name!r} does not read "
                             f"{self.name!r}; it is read by [{', '.join(r.name for r in readers)}]")
         if len(readers) > 1:
@@ -332,9 +382,99 @@ class Stage:
         self.attach, self.attach_stage, self.attach_ivar = "inline", None, None
         self._record("compute_inline")
 
+    def set_scope(self, scope: str):
+        """Keep this stage's buffer in `scope` (a registered storage scope, e.g. "local")."""
+        from .scopes import check_scope
+        if self.is_placeholder:
+            raise self._err("set_scope", f"scope={scope!r}", "a placeholder (input) is an argument "
+                            "buffer; use cache_read to copy it into another scope")
+        check_scope(scope, "set_scope", self.name)
+        if self.is_output:
+            raise self._err("set_scope", f"scope={scope!r}", "an output stage is an argument buffer in "
+                            "global memory; use cache_write to compute it in another scope")
+        self.scope = scope
+        self._record("set_scope", (scope,))
+
     def compute_root(self):
         """Compute this stage at the top level, over its whole domain (the default)."""
         if self.is_placeholder:
             raise self._err("compute_root", "self", "a placeholder (input) is not computed")
+        saved = self.attach, self.attach_stage, self.attach_ivar
         self.attach, self.attach_stage, self.attach_ivar = "root", None, None
+        self._check_attachments_kept("compute_root", saved)
         self._record("compute_root")
+
+    def _check_attachments_kept(self, primitive: str, saved):
+        """Making an inlined stage real again gives its producers a new reader: a producer computed
+        at another stage's loop would then feed a reader outside that loop. Refused here, naming
+        the primitive that would break it (lowering would otherwise name the older compute_at)."""
+        for st in self.schedule.stages:
+            if st.attach == "at":
+                readers = self.schedule._effective_readers(st)
+                if readers != [st.attach_stage]:
+                    self.attach, self.attach_stage, self.attach_ivar = saved
+                    raise self._err(primitive, "self", f"{st.name!r} is computed at {st.attach_stage.name!r}'s "
+                                    f"loop and would also be read by [{', '.join(r.name for r in readers if r is not st.attach_stage)}]"
+                                    f"; compute {st.name!r} at the root first")
+
+    # -- threads -----------------------------------------------------------------------------------
+    def bind(self, axis, thread, extent: int | None = None):
+        """Bind a leaf axis to a thread axis, `te.thread_axis("cthread")` (VTA's virtual threads).
+
+        The loop is kept in the IR with a `thread_binding` annotation for a backend (the VTA compiler)
+        to interleave; a CPU build rejects it. `thread` may also be the tag string ("cthread"), with
+        the thread axis's fixed `extent` if it has one (that is how the trace records it)."""
+        self._need_loops("bind", f"axis={getattr(axis, 'name', axis)}")
+        iv = self._leaf(axis, "bind", "axis")
+        if isinstance(thread, str):
+            if thread not in THREAD_TAGS:
+                raise self._err("bind", f"thread={thread!r}", f"unknown thread tag; known: "
+                                f"{', '.join(THREAD_TAGS)}")
+            if extent is not None and not _positive_int(extent):
+                raise self._err("bind", f"extent={extent!r}", "extent must be a positive int")
+            thread = make_thread_axis(None if extent is None else int(extent), thread, thread)
+        if not isinstance(thread, IterVar) or thread.kind != "thread":
+            raise self._err("bind", f"thread={getattr(thread, 'name', thread)!r}", "expected a thread axis "
+                            "made by te.thread_axis('cthread')")
+        if iv.kind == "reduce":
+            raise self._err("bind", f"axis={iv.name}", f"{iv.name} is a reduction axis; threads would "
+                            "update one output element at once")
+        if iv in self.bindings:
+            raise self._err("bind", f"axis={iv.name}", f"{iv.name} is already bound to "
+                            f"{self.bindings[iv].thread_tag}")
+        if iv in self.kinds:
+            raise self._err("bind", f"axis={iv.name}", f"{iv.name} is already {self.kinds[iv]}")
+        # an output's extents are final; other stages' loops may shrink (compute_at): see lowering
+        if thread.extent is not None and thread.extent != iv.extent and self.is_output:
+            raise self._err("bind", f"thread={thread.name}", f"the thread axis has extent {thread.extent} "
+                            f"but {iv.name} has extent {iv.extent}")
+        self.bindings[iv] = thread
+        self.kind_steps[iv] = len(self.schedule.trace)
+        self._record("bind", (iv.name, thread.thread_tag),
+                     {} if thread.extent is None else {"extent": thread.extent})
+
+    # -- tensor intrinsics ---------------------------------------------------------------------------
+    def tensorize(self, axis, intrin):
+        """Replace the loop nest under `axis` (included) by a tensor intrinsic
+        (te.decl_tensor_intrin, or its name). The sub-nest must compute exactly the intrinsic's
+        compute; otherwise a ScheduleError says which axis or access differs."""
+        from ..te.intrin import as_tensor_intrin, get_tensor_intrin
+        from .tensorize import match_intrin
+        self._need_loops("tensorize", f"axis={getattr(axis, 'name', axis)}")
+        iv = self._leaf(axis, "tensorize", "axis")
+        if isinstance(intrin, str):
+            found = get_tensor_intrin(intrin)
+            if found is None:
+                raise self._err("tensorize", f"intrin={intrin!r}", "no tensor intrinsic of that name was "
+                                "declared (te.decl_tensor_intrin) in this process")
+            intrin = found
+        found = as_tensor_intrin(intrin)
+        if found is None:
+            raise self._err("tensorize", f"intrin={intrin!r}", "expected a te.decl_tensor_intrin(...) result")
+        intrin = found
+        if self.tensorized:
+            other = next(iter(self.tensorized))
+            raise self._err("tensorize", f"axis={iv.name}", f"the stage is already tensorized at {other.name}")
+        match_intrin(self, iv, intrin)
+        self.tensorized[iv] = intrin
+        self._record("tensorize", (iv.name, intrin.name))

@@ -9,7 +9,7 @@ from numbers import Integral
 from ..ir import dtype as dt
 from ..ir import expr as E
 from ..ir.visitor import walk
-from .tensor import ComputeOp, IterVar, PlaceholderOp, Tensor, make_tensor, to_expr
+from .tensor import ComputeOp, IterVar, PlaceholderOp, Tensor, make_thread_axis, make_tensor, to_expr
 
 
 def _shape(shape, what: str) -> tuple:
@@ -87,6 +87,14 @@ def _check_free_vars(body, axis, reduce_axes, name):
     walk(body, fn)
 
 
+def thread_axis(dom=None, tag: str = "", name: str = "") -> IterVar:
+    """A thread axis to bind a loop to: `te.thread_axis("cthread")` (TVM's signature; the tag may be
+    given first). Its extent is the extent of the loop it is bound to, unless `dom` fixes it."""
+    if isinstance(dom, str) and not tag:
+        dom, tag = None, dom
+    return make_thread_axis(dom, tag, name)
+
+
 # -- reductions --------------------------------------------------------------------------------
 def _axes(axis) -> tuple:
     if isinstance(axis, IterVar):
@@ -139,7 +147,12 @@ def min(a, b=None, axis=None, where=None):  # noqa: A001
 
 # -- scalars, conditions, math -----------------------------------------------------------------
 def const(value, dtype: str | None = None) -> E.Const:
-    return E.const(value, None if dtype is None else dt.check(dtype))
+    """A typed constant; an integer must fit its dtype (te.const(300, "int8") is an error)."""
+    if dtype is not None:
+        dtype = dt.check(dtype)
+        if dt.is_int(dtype) and isinstance(value, Integral) and not isinstance(value, bool):
+            E.check_int_fits(int(value), dt.base(dtype))
+    return E.const(value, dtype)
 
 
 def if_then_else(cond, t, f) -> E.Expr:

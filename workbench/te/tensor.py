@@ -14,7 +14,8 @@ class IterVar:
     var: E.Var
     min: int
     extent: int
-    kind: str = "data"          # "data" | "reduce"
+    kind: str = "data"          # "data" | "reduce" | "thread"
+    thread_tag: str = ""        # for kind "thread": "cthread" or "vthread" (see te.thread_axis)
     _identity = True
 
     @property
@@ -26,6 +27,9 @@ class IterVar:
         return (self.min, self.extent)
 
     def __repr__(self):
+        if self.kind == "thread":
+            dom = "" if self.extent is None else f", range({self.min}, {self.min + self.extent})"
+            return f"IterVar({self.name}{dom}, thread_tag={self.thread_tag!r})"
         return f"IterVar({self.name}, range({self.min}, {self.min + self.extent}), {self.kind})"
 
     # An IterVar stands for its variable inside expressions, as in TVM (A[i, k] with k a reduce axis).
@@ -55,8 +59,32 @@ IterVar.__ne__ = _cmp("__ne__")
 
 for _m in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__floordiv__",
            "__rfloordiv__", "__mod__", "__rmod__", "__lt__", "__le__", "__gt__", "__ge__", "__neg__",
-           "__truediv__", "__rtruediv__", "astype", "equal"):
+           "__truediv__", "__rtruediv__", "__lshift__", "__rlshift__", "__rshift__", "__rrshift__",
+           "astype", "equal"):
     setattr(IterVar, _m, _delegate(_m))
+
+
+# Thread tags a schedule can bind to. Virtual threads ("cthread" is VTA's name, "vthread" TVM's
+# generic one) are interleaved by a backend to overlap memory and compute; there is no GPU target.
+THREAD_TAGS = ("cthread", "vthread")
+
+
+def make_thread_axis(dom, tag: str, name: str) -> IterVar:
+    if tag not in THREAD_TAGS:
+        raise ValueError(f"te.thread_axis: unknown thread tag {tag!r}; known: {', '.join(THREAD_TAGS)} "
+                         "(this workbench has no GPU target, so no threadIdx/blockIdx)")
+    lo, ext = 0, None
+    if dom is not None:
+        if isinstance(dom, int) and not isinstance(dom, bool):
+            dom = (0, dom)
+        try:
+            lo, hi = (int(v) for v in dom)
+        except (TypeError, ValueError):
+            raise ValueError(f"te.thread_axis: dom must be an int or (lo, hi), got {dom!r}") from None
+        if lo != 0 or hi <= 0:
+            raise ValueError(f"te.thread_axis: dom must start at 0 and be non-empty, got {dom!r}")
+        ext = hi
+    return IterVar(E.Var(name or tag), lo, ext, "thread", tag)
 
 
 def to_expr(x, like: str | None = None) -> E.Expr:
@@ -132,6 +160,10 @@ class Tensor:
     def ndim(self) -> int:
         return len(self.shape)
 
+    def __call__(self, *idx) -> E.TensorRead:
+        """`T(i, j)` is `T[i, j]` (TVM's call form, used by the VTA tutorials)."""
+        return self[idx]
+
     def __getitem__(self, idx) -> E.TensorRead:
         if not isinstance(idx, tuple):
             idx = (idx,)
@@ -144,9 +176,7 @@ class Tensor:
             e = to_expr(x)
             if not dt.is_int(e.dtype):
                 raise TypeError(f"index {e} of {self.name} has dtype {e.dtype}; indices must be integers")
-            if _reads_tensor(e):
-                raise ValueError(f"data-dependent index {e} into {self.name} is not supported "
-                                 "(bounds could not be checked)")
+            # data-dependent indices (gathers, X[I[i]]) are allowed: lowering checks them at run time
             indices.append(e if e.dtype == "int32" else e.astype("int32"))
         return E.TensorRead(self, tuple(indices))
 
@@ -160,12 +190,6 @@ class Tensor:
     def _not_scalar(self, *_):
         raise TypeError(f"tensor {self.name} is not a scalar expression; index it, e.g. {self.name}[i, j]")
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _not_scalar
-
-
-def _reads_tensor(e) -> bool:
-    found = []
-    walk(e, lambda n: found.append(1) if type(n) is E.TensorRead else None)
-    return bool(found)
 
 
 def make_tensor(op) -> Tensor:

@@ -127,6 +127,14 @@ class TuningDashboard(W.VBox):
 
         def cb(*results):
             items = []
+            if len(results) == 3 and hasattr(results[0], "task"):   # tune's (tuner, configs, results)
+                tuner, configs, res = results
+                nonlocal flops
+                flops = flops or tuner.task.flop
+                results = ([{"config": c.values(), "cost": r.cost if r.ok else None,
+                             "error": r.error_msg or None if not r.ok else None,
+                             "error_kind": r.error_name if not r.ok else None,
+                             "timestamp": r.timestamp} for c, r in zip(configs, res)],)
             for res in results:
                 for r in (res if isinstance(res, (list, tuple)) else [res]):
                     rec = r if isinstance(r, TrialRecord) else TrialRecord.from_any(

@@ -254,11 +254,8 @@ class FunctionalState:
         if op not in isa.ALU_NAMES or (op == isa.ALU_MUL and e.HW_VER < "0.0.2"):
             raise ProgramError(f"insn {idx} ALU: alu_opcode={op} is not supported by HW_VER "
                                f"{e.HW_VER}")
+        # reset_reg is ignored: fsim, the HLS and the Chisel ALU all compute the op regardless
         dst, src, conflict, unique = self._plan(insn, idx, self._alu_plan)
-        if insn.reset_reg:
-            self.acc[dst] = 0
-            self.out[dst] = 0
-            return
         if insn.use_imm:
             src, conflict = None, False
         if not conflict and unique:

@@ -11,12 +11,22 @@ waits on.  A worklist advances each module until it needs an event not yet known
 can advance before all are done, the program is deadlocked.  Cost is O(instructions), not
 O(cycles), so a 4-million-cycle GEMM schedules in milliseconds.
 
-Model simplifications: each module has its own AXI master with the full bus width (no DRAM
-contention between them), a token pushed at cycle t can be popped at cycle t, and fetch reads
-one 128-bit instruction per ceil(16 / bus bytes) cycles after an initial DRAM latency.
+Costs and their sources (all configurable in Env, documented there):
+- DMA: DRAM_LATENCY to the first beat, then one BUS_WIDTH beat per cycle, plus one SRAM write per
+  padding element (VTA's load module writes padding itself; no DRAM beat).
+- DRAM_SHARED_PORT=1 (default): VTA's AXI masters (fetch, load, compute's uop/acc loads, store)
+  share one DRAM port, so the beats of concurrent transfers are serialized.  A transfer takes
+  the earliest gap in the port's timeline at or after its latency has elapsed (first fit, a
+  stand-in for the interconnect's round-robin arbitration).  0: each module has its own port.
+- GEMM/ALU: PIPELINE_FILL once, then per (iter_out, iter_in) iteration LOOP_REFILL plus one uop
+  per GEMM_II (ALU_II) cycles: HLS pipelines only the uop loop (vta.cc), so the two outer loops
+  drain and refill the pipeline.
+- Fetch reads one 128-bit instruction per ceil(16 / bus bytes) cycles after DRAM_LATENCY.
+- A token pushed at cycle t can be popped at cycle t.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from .. import isa
@@ -59,25 +69,61 @@ def elem_bytes(env, memory_type: int) -> int:
             isa.MEM_ACC_8BIT: env.OUT_ELEM_BYTES}.get(memory_type, 0)
 
 
+def dma_parts(insn, env) -> tuple[int, int, int]:
+    """(latency, bus beats, padding writes) of a LOAD/STORE; all zero for a NOP."""
+    if insn.x_size == 0:
+        return 0, 0, 0
+    eb = elem_bytes(env, insn.memory_type)
+    beats = insn.y_size * _ceil(insn.x_size * eb, env.BUS_BYTES)
+    padded = ((insn.y_pad_0 + insn.y_size + insn.y_pad_1)
+              * (insn.x_pad_0 + insn.x_size + insn.x_pad_1) - insn.x_size * insn.y_size)
+    return env.DRAM_LATENCY, beats, padded
+
+
+def uop_iterations(insn) -> int:
+    return insn.iter_out * insn.iter_in * (insn.uop_end - insn.uop_bgn)
+
+
 def cost(insn, env) -> int:
-    """Cycles an instruction occupies its module (HLS-pragma-derived approximation)."""
+    """Cycles an instruction occupies its module with the DRAM port to itself."""
     cls = type(insn)
     if cls is isa.Load or cls is isa.Store:
         if insn.x_size == 0:
             return 1  # dependency-only NOP
-        eb = elem_bytes(env, insn.memory_type)
-        beats = insn.y_size * _ceil(insn.x_size * eb, env.BUS_BYTES)
-        padded = ((insn.y_pad_0 + insn.y_size + insn.y_pad_1)
-                  * (insn.x_pad_0 + insn.x_size + insn.x_pad_1) - insn.x_size * insn.y_size)
-        # padding costs one SRAM write per element but no DRAM beat
-        return env.DRAM_LATENCY + beats + padded
-    if cls is isa.Gemm:
-        return env.PIPELINE_FILL + insn.iter_out * insn.iter_in * (insn.uop_end - insn.uop_bgn) \
-            * env.GEMM_II
-    if cls is isa.Alu:
-        return env.PIPELINE_FILL + insn.iter_out * insn.iter_in * (insn.uop_end - insn.uop_bgn) \
-            * env.ALU_II
+        return sum(dma_parts(insn, env))
+    if cls is isa.Gemm or cls is isa.Alu:
+        ii = env.GEMM_II if cls is isa.Gemm else env.ALU_II
+        return (env.PIPELINE_FILL + insn.iter_out * insn.iter_in * env.LOOP_REFILL
+                + uop_iterations(insn) * ii)
     return 1
+
+
+class DramPort:
+    """Busy intervals of the shared DRAM port, kept sorted and merged."""
+
+    def __init__(self):
+        self.starts: list = []
+        self.ends: list = []
+
+    def reserve(self, t: int, length: int) -> int:
+        """Reserve ``length`` cycles in the first gap at or after ``t``; return its start."""
+        starts, ends = self.starts, self.ends
+        k = bisect.bisect_right(ends, t)   # first interval ending after t
+        while k < len(starts) and starts[k] < t + length:
+            t = max(t, ends[k])
+            k += 1
+        # [t, t + length) fits before interval k; merge with neighbours that touch it
+        lo, hi = t, t + length
+        if k > 0 and ends[k - 1] == lo:
+            k -= 1
+            lo = starts[k]
+            del starts[k], ends[k]
+        if k < len(starts) and starts[k] == hi:
+            hi = ends[k]
+            del starts[k], ends[k]
+        starts.insert(k, lo)
+        ends.insert(k, hi)
+        return t
 
 
 def counters(insns, env) -> dict:
@@ -87,10 +133,13 @@ def counters(insns, env) -> dict:
     key = {isa.MEM_INP: "inp_load_nbytes", isa.MEM_WGT: "wgt_load_nbytes",
            isa.MEM_ACC: "acc_load_nbytes", isa.MEM_ACC_8BIT: "acc_load_nbytes",
            isa.MEM_UOP: "uop_load_nbytes"}
+    # fsim counts in SRAM elements: an ACC_8BIT load (Load_int8) adds the 32-bit acc element
+    # size although it reads a quarter of that from DRAM
+    counted = {**{m: elem_bytes(env, m) for m in key}, isa.MEM_ACC_8BIT: env.ACC_ELEM_BYTES}
     for insn in insns:
         cls = type(insn)
         if cls is isa.Load and insn.memory_type in key:
-            c[key[insn.memory_type]] += insn.x_size * insn.y_size * elem_bytes(env, insn.memory_type)
+            c[key[insn.memory_type]] += insn.x_size * insn.y_size * counted[insn.memory_type]
         elif cls is isa.Store:
             c["out_store_nbytes"] += insn.x_size * insn.y_size * env.OUT_ELEM_BYTES
         elif cls is isa.Gemm and not insn.reset_reg:
@@ -179,6 +228,17 @@ def simulate(insns, env, record_events: bool = True) -> Schedule:
             if rec:
                 events.append((mod, idx, a, b, "stall", why))
 
+    port = DramPort() if env.DRAM_SHARED_PORT else None
+    dma = [dma_parts(i, env) if type(i) in (isa.Load, isa.Store) else None for i in insns]
+
+    def run_end(idx, t0):
+        """End of instruction ``idx`` started at ``t0`` (its beats wait for the port)."""
+        parts = dma[idx]
+        if port is None or parts is None or parts[1] == 0:
+            return t0 + costs[idx]
+        latency, beats, padded = parts
+        return port.reserve(t0 + latency, beats) + beats + padded
+
     while True:
         progress = False
         # ---------------- fetch: in program order, blocking on a full command queue
@@ -194,6 +254,8 @@ def simulate(insns, env, record_events: bool = True) -> Schedule:
                     add_stall("fetch", f_free, issued[stage][k], f"cmd:{MODULES[stage]} full",
                               f_ptr)
                     t = issued[stage][k] + fetch_cost
+            if port is not None:
+                t = port.reserve(t - fetch_cost, fetch_cost) + fetch_cost
             busy["fetch"] += fetch_cost
             dispatch[f_ptr] = t
             f_free = t
@@ -228,7 +290,7 @@ def simulate(insns, env, record_events: bool = True) -> Schedule:
                             pop_t[q].append(t0)
                         add_stall(mod, free[m], issue, "fetch", idx)
                         add_stall(mod, issue, t0, why, idx)
-                        phase[m] = (t0, t0 + costs[idx])
+                        phase[m] = (t0, run_end(idx, t0))
                     if phase[m] is None:
                         break
                 t0, t1 = phase[m]
@@ -252,7 +314,7 @@ def simulate(insns, env, record_events: bool = True) -> Schedule:
                     add_stall(mod, t1, t2, why, idx)
                     insn = insns[idx]
                     if type(insn) is isa.Gemm and not insn.reset_reg:
-                        gemm_cycles += t1 - t0 - env.PIPELINE_FILL
+                        gemm_cycles += uop_iterations(insn) * env.GEMM_II
                     elif type(insn) is isa.Finish and finish_cycle is None:
                         finish_cycle = t1
                     free[m] = t2

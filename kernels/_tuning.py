@@ -1,0 +1,72 @@
+"""Shared pieces of the CPU tuning templates (`cpu_template` in each operator module), and of
+the generated spaces of workbench.tune, which reuse `tile_reduction`.
+
+A template receives `cfg` (a tune ConfigSpace while the space is being defined, a ConfigEntity
+when a config is built) and only calls its define_* methods and reads `cfg[name]`; kernels does
+not import workbench.tune (layers go one way)."""
+from __future__ import annotations
+
+
+def knob_name(ax) -> str:
+    return "tile_" + ax.name.replace(".", "_")
+
+
+def tile_reduction(cfg, s, tensor, max_inner: int = 64, unroll_steps=(0, 16, 64, 512)):
+    """Register-blocked multi-level tiling of the reduction computing `tensor` (a stage not yet
+    split): knobs tile_<axis> (spatial: [-1, middle, inner]; reduction: [-1, inner]),
+    unroll_inner, parallel, auto_unroll_max_step.
+
+    The stage becomes: fused parallel outer spatial tiles -> (cache block, computed there:
+    reduction outer -> middle spatial -> reduction inner -> inner spatial, innermost vectorized,
+    other inner tiles unrolled) -> a vectorized copy-out."""
+    main = s[tensor]
+    spatial, reduce = list(main.op.axis), list(main.op.reduce_axis)
+    for ax in spatial:
+        cfg.define_split(knob_name(ax), ax, num_outputs=3, max_factor=max_inner)
+    for ax in reduce:
+        cfg.define_split(knob_name(ax), ax, num_outputs=2, max_factor=max_inner)
+    cfg.define_knob("unroll_inner", [1, 0])
+    cfg.define_knob("parallel", [1, 0])
+    cfg.define_knob("auto_unroll_max_step", list(unroll_steps))
+    CL = s.cache_write(tensor, "local")
+    outs, ins = [], []
+    for ax in spatial:
+        _, mid, inner = cfg[knob_name(ax)].size
+        o, i = main.split(ax, factor=mid * inner)
+        outs.append(o)
+        ins.append(i)
+    main.reorder(*outs, *ins)
+    fused = main.fuse(*outs) if len(outs) > 1 else outs[0]
+    if cfg["parallel"].val:
+        main.parallel(fused)
+    main.vectorize(ins[-1])
+    s[CL].compute_at(main, fused)
+    block = s[CL]
+    mids, inners, routs, rins = [], [], [], []
+    for ax in block.op.axis:
+        m, i = block.split(ax, factor=cfg[knob_name(ax)].size[2])
+        mids.append(m)
+        inners.append(i)
+    for ax in block.op.reduce_axis:
+        ro, ri = cfg[knob_name(ax)].apply(s, CL, ax)
+        routs.append(ro)
+        rins.append(ri)
+    block.reorder(*routs, *mids, *rins, *inners)
+    if cfg["unroll_inner"].val:
+        for ax in inners[:-1]:
+            block.unroll(ax)
+    block.vectorize(inners[-1])
+    step = cfg["auto_unroll_max_step"].val
+    if step:
+        block.pragma(routs[0] if routs else mids[0], "auto_unroll_max_step", step)
+    return CL
+
+
+def inline_elementwise(s, keep=()):
+    """compute_inline every elementwise (no reduction), non-output producer (padding, dilation,
+    casts) not in `keep`."""
+    for st in list(s.stages):
+        if st.is_placeholder or st.is_output or st.attach != "root" or st.name in keep:
+            continue
+        if not getattr(st.op, "reduce_axis", ()):
+            st.compute_inline()

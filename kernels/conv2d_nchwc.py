@@ -1,0 +1,212 @@
+"""conv2d in the blocked NCHW[x]c layout (TVM's conv2d_NCHWc): the layout the graph level runs CPU
+convolutions in, so one vector of `ob` output channels is contiguous in memory.
+
+data   (N, C/ib, H, W, ib)   or plain NCHW (N, C, H, W) when in_block == 0
+kernel (F/ob, C, KH, KW, ob)  (OIHW packed once at compile time, see `pack_kernel`)
+out    (N, F/ob, OH, OW, ob)
+out[n, fo, y, x, fi] = sum_{c, r, s} pad[n, c, y*sh + r*dh, x*sw + s*dw] * kernel[fo, c, r, s, fi]
+
+Stages: "data", "kernel", "pad" (when padding is non-zero), the reduction "conv2d_nchwc"; its
+reduction axes are (rco, rci, ry, rx) with c = rco * ib + rci, so no stage divides indices.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from workbench import te
+
+from . import conv2d
+from ._common import pad as pad_stage
+from ._common import pad_tuple, window_geometry
+
+
+def compute(data: te.Tensor, kernel: te.Tensor, stride=1, padding=0, dilation=1,
+            in_block: int = 0, name: str = "conv2d_nchwc") -> te.Tensor:
+    FO, C, KH, KW, ob = kernel.shape
+    if in_block:
+        N, CO, H, W, ib = data.shape
+        if ib != in_block or CO * ib != C:
+            raise ValueError(f"conv2d_nchwc: data {data.shape} does not match in_block={in_block} "
+                             f"and kernel {kernel.shape}")
+    else:
+        N, C2, H, W = data.shape
+        if C2 != C:
+            raise ValueError(f"conv2d_nchwc: data {data.shape} has {C2} channels, kernel expects {C}")
+        ib = 1
+    (sh, sw), (dh, dw), pads, (OH, OW) = window_geometry((H, W), (KH, KW), stride, padding,
+                                                         dilation, "conv2d_nchwc")
+    zeros = (0,) * (5 if in_block else 4)
+    before, after = list(zeros), list(zeros)
+    before[2], before[3], after[2], after[3] = pads[0], pads[1], pads[2], pads[3]
+    p = pad_stage(data, before, after, name="pad")
+    rco = te.reduce_axis((0, C // ib), name="rco")
+    ry = te.reduce_axis((0, KH), name="ry")
+    rx = te.reduce_axis((0, KW), name="rx")
+    if in_block:
+        rci = te.reduce_axis((0, ib), name="rci")
+        return te.compute((N, FO, OH, OW, ob), lambda n, fo, y, x, fi: te.sum(
+            p[n, rco, y * sh + ry * dh, x * sw + rx * dw, rci] * kernel[fo, rco * ib + rci, ry, rx, fi],
+            axis=[rco, rci, ry, rx]), name=name)
+    return te.compute((N, FO, OH, OW, ob), lambda n, fo, y, x, fi: te.sum(
+        p[n, rco, y * sh + ry * dh, x * sw + rx * dw] * kernel[fo, rco, ry, rx, fi],
+        axis=[rco, ry, rx]), name=name)
+
+
+def pack_kernel(w: np.ndarray, block: int) -> np.ndarray:
+    """OIHW -> (O/block, I, KH, KW, block)."""
+    O, I, KH, KW = w.shape
+    if O % block:
+        raise ValueError(f"pack_kernel: {O} output channels are not a multiple of {block}")
+    return np.ascontiguousarray(w.reshape(O // block, block, I, KH, KW).transpose(0, 2, 3, 4, 1))
+
+
+def unpack_kernel(wp: np.ndarray) -> np.ndarray:
+    FO, I, KH, KW, ob = wp.shape
+    return np.ascontiguousarray(wp.transpose(0, 4, 1, 2, 3).reshape(FO * ob, I, KH, KW))
+
+
+def reference(data: np.ndarray, kernel: np.ndarray, stride=1, padding=0, dilation=1,
+              in_block: int = 0) -> np.ndarray:
+    """Unblock, run the exact NCHW reference, re-block."""
+    if in_block:
+        N, CO, H, W, ib = data.shape
+        data = data.transpose(0, 1, 4, 2, 3).reshape(N, CO * ib, H, W)
+    out = conv2d.reference(data, unpack_kernel(kernel), stride, pad_tuple(padding), dilation)
+    N, F, OH, OW = out.shape
+    ob = kernel.shape[4]
+    return np.ascontiguousarray(out.reshape(N, F // ob, ob, OH, OW).transpose(0, 1, 3, 4, 2))
+
+
+# -- depthwise (multiplier 1) in the same blocked layout: the channel lanes are the vector ------------
+def depthwise_compute(data: te.Tensor, kernel: te.Tensor, stride=1, padding=0, dilation=1,
+                      name: str = "depthwise_conv2d_nchwc") -> te.Tensor:
+    """data (N, C/b, H, W, b), kernel (C/b, KH, KW, b) -> (N, C/b, OH, OW, b)."""
+    N, CO, H, W, b = data.shape
+    CO2, KH, KW, b2 = kernel.shape
+    if (CO, b) != (CO2, b2):
+        raise ValueError(f"depthwise_conv2d_nchwc: data {data.shape} and kernel {kernel.shape} "
+                         "disagree on the channel blocks")
+    (sh, sw), (dh, dw), pads, (OH, OW) = window_geometry((H, W), (KH, KW), stride, padding,
+                                                         dilation, "depthwise_conv2d_nchwc")
+    p = pad_stage(data, (0, 0, pads[0], pads[1], 0), (0, 0, pads[2], pads[3], 0), name="pad")
+    ry = te.reduce_axis((0, KH), name="ry")
+    rx = te.reduce_axis((0, KW), name="rx")
+    return te.compute((N, CO, OH, OW, b), lambda n, co, y, x, ci: te.sum(
+        p[n, co, y * sh + ry * dh, x * sw + rx * dw, ci] * kernel[co, ry, rx, ci], axis=[ry, rx]),
+        name=name)
+
+
+def pack_depthwise_kernel(w: np.ndarray, block: int) -> np.ndarray:
+    """(C, 1, KH, KW) -> (C/block, KH, KW, block)."""
+    C, M, KH, KW = w.shape
+    if M != 1 or C % block:
+        raise ValueError(f"pack_depthwise_kernel: kernel {w.shape} needs multiplier 1 and channels "
+                         f"a multiple of {block}")
+    return np.ascontiguousarray(w.reshape(C // block, block, KH, KW).transpose(0, 2, 3, 1))
+
+
+def depthwise_reference(data: np.ndarray, kernel: np.ndarray, stride=1, padding=0,
+                        dilation=1) -> np.ndarray:
+    from . import depthwise_conv2d
+    N, CO, H, W, b = data.shape
+    x = data.transpose(0, 1, 4, 2, 3).reshape(N, CO * b, H, W)
+    k = kernel.transpose(0, 3, 1, 2).reshape(CO * b, 1, *kernel.shape[1:3])
+    out = depthwise_conv2d.reference(x, k, stride, pad_tuple(padding), dilation)
+    _, _, OH, OW = out.shape
+    return np.ascontiguousarray(out.reshape(N, CO, b, OH, OW).transpose(0, 1, 3, 4, 2))
+
+
+# -- pooling in the blocked layout (so a pool between convolutions needs no layout change) ----------
+def pool_compute(data: te.Tensor, pool_size, stride=1, padding=0, pool_type: str = "max",
+                 name: str = "pool2d_nchwc") -> te.Tensor:
+    """data (N, C/b, H, W, b) -> (N, C/b, OH, OW, b); avg counts padded zeros (as kernels.pool2d)."""
+    from ._common import min_value, pair
+    N, CO, H, W, b = data.shape
+    KH, KW = pair(pool_size, "pool2d_nchwc: pool_size")
+    (sh, sw), _, pads, (OH, OW) = window_geometry((H, W), (KH, KW), stride, padding, 1,
+                                                  "pool2d_nchwc")
+    pad_value = min_value(data.dtype) if pool_type == "max" else 0.0
+    p = pad_stage(data, (0, 0, pads[0], pads[1], 0), (0, 0, pads[2], pads[3], 0), pad_value,
+                  name="pad")
+    rh = te.reduce_axis((0, KH), name="rh")
+    rw = te.reduce_axis((0, KW), name="rw")
+    shape = (N, CO, OH, OW, b)
+    if pool_type == "max":
+        return te.compute(shape, lambda n, c, y, x, i: te.max(
+            p[n, c, y * sh + rh, x * sw + rw, i], axis=[rh, rw]), name=name)
+    total = te.compute(shape, lambda n, c, y, x, i: te.sum(
+        p[n, c, y * sh + rh, x * sw + rw, i], axis=[rh, rw]), name="pool_sum")
+    return te.compute(shape, lambda *i: total[i] / te.const(KH * KW, data.dtype), name=name)
+
+
+def pool_reference(data: np.ndarray, pool_size, stride=1, padding=0, pool_type="max"):
+    from . import pool2d
+    N, CO, H, W, b = data.shape
+    x = data.transpose(0, 1, 4, 2, 3).reshape(N, CO * b, H, W)
+    out = pool2d.reference(x, pool_size, stride, padding, pool_type)
+    _, _, OH, OW = out.shape
+    return np.ascontiguousarray(out.reshape(N, CO, b, OH, OW).transpose(0, 1, 3, 4, 2))
+
+
+# -- transposed convolution by output phases (sub-pixel): no multiplications by inserted zeros -------
+def deconv_phase_geometry(in_hw, kernel_hw, stride, padding, output_padding):
+    """Per spatial dim: (s, T, pad_lo, pad_hi, out) where output row s*yy + py reads input rows
+    yy + (py + p)//s - (T-1) + t (t < T taps) of the input padded by pad_lo/pad_hi.
+    None when the output size is not a multiple of the stride (use the dilated form then)."""
+    dims = []
+    for H, K, s, p, op in zip(in_hw, kernel_hw, stride, padding, output_padding):
+        out = (H - 1) * s - 2 * p + K + op
+        if out % s:
+            return None
+        T = -(-K // s)
+        bases = [(py + p) // s for py in range(s)]
+        lo = max(0, (T - 1) - min(bases))
+        hi = max(0, out // s - 1 + max(bases) - (H - 1))
+        dims.append((s, T, lo, hi, out))
+    return dims
+
+
+def pack_deconv_kernel(w: np.ndarray, stride, padding, block: int) -> np.ndarray:
+    """IOHW transposed-conv kernel -> per-phase kernels (F/block, sh, sw, C, Th, Tw, block): tap
+    t of phase py is w[.., (py+p) % s + s*(T-1-t)] (zero past the kernel's edge)."""
+    C, F, KH, KW = w.shape
+    (sh, sw), (ph, pw) = stride, padding
+    Th, Tw = -(-KH // sh), -(-KW // sw)
+    out = np.zeros((F // block, sh, sw, C, Th, Tw, block), w.dtype)
+    wf = w.reshape(C, F // block, block, KH, KW)
+    for py in range(sh):
+        for px in range(sw):
+            for ty in range(Th):
+                r = (py + ph) % sh + sh * (Th - 1 - ty)
+                if r >= KH:
+                    continue
+                for tx in range(Tw):
+                    q = (px + pw) % sw + sw * (Tw - 1 - tx)
+                    if q < KW:
+                        out[:, py, px, :, ty, tx, :] = wf[:, :, :, r, q].transpose(1, 0, 2)
+    return out
+
+
+def deconv_phase_compute(data: te.Tensor, kernel: te.Tensor, stride, padding, output_padding,
+                         kernel_hw, name: str = "conv2d_transpose") -> tuple:
+    """data NCHW, kernel from pack_deconv_kernel -> (phases, out): phases is the reduction
+    (N, F/b, sh, sw, OH/sh, OW/sw, b); out (N, F, OH, OW) interleaves them."""
+    N, C, H, W = data.shape
+    FO, sh, sw, C2, Th, Tw, b = kernel.shape
+    geo = deconv_phase_geometry((H, W), kernel_hw, stride, padding, output_padding)
+    (_, _, loh, hih, OH), (_, _, low, hiw, OW) = geo
+    p = pad_stage(data, (0, 0, loh, low), (0, 0, hih, hiw), name="pad")
+    ph, pw = padding
+    rc = te.reduce_axis((0, C), name="rc")
+    ty = te.reduce_axis((0, Th), name="ty")
+    tx = te.reduce_axis((0, Tw), name="tx")
+
+    def off(phase, s, pad, T, lo):
+        return (phase + pad) // s + (lo - (T - 1))
+
+    phases = te.compute((N, FO, sh, sw, OH // sh, OW // sw, b), lambda n, fo, py, px, yy, xx, fi: te.sum(
+        p[n, rc, ty + yy + off(py, sh, ph, Th, loh), tx + xx + off(px, sw, pw, Tw, low)]
+        * kernel[fo, py, px, rc, ty, tx, fi], axis=[rc, ty, tx]), name=f"{name}_phases")
+    out = te.compute((N, FO * b, OH, OW), lambda n, f, y, x: phases[
+        n, f // b, y % sh, x % sw, y // sh, x // sw, f % b], name=name)
+    return phases, out

@@ -1,0 +1,66 @@
+"""`workbench study ...` end to end on tiny settings: CSV tables and an HTML figure are written,
+the compiled features were checked against PyTorch, bad settings are one-line errors."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_study_augment_quick_tiny(tmp_path):
+    out = tmp_path / "aug"
+    rc = cli.main(["study", "augment", "--quick", "--out", str(out), "--no-progress", "--images", "2",
+                   "--views", "4", "--size", "48", "--augmentations", "brightness,scale"])
+    assert rc == 0
+    acc = _rows(out / "augment_accuracy.csv")
+    assert {r["augmentation"] for r in acc} == {"brightness", "scale"}
+    assert {r["backbone"] for r in acc} == {"mtcnn_onet", "resnet18_random", "pixel_stats"}
+    assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in acc)
+    checks = _rows(out / "augment_checks.csv")
+    assert all(float(r["max_abs_err"]) < 1e-3 and int(r["inputs_checked"]) >= 1 for r in checks)
+    html = (out / "augment_probe.html").read_text()
+    assert "Bokeh" in html and "cdn.bokeh.org" not in html          # inline resources, offline
+
+
+def test_study_resolution_tiny(tmp_path):
+    out = tmp_path / "res"
+    rc = cli.main(["study", "resolution", "--quick", "--out", str(out), "--no-progress",
+                   "--resolutions", "64,72", "--layers", "2", "--trials", "4", "--parts", "a1,a3"])
+    assert rc == 0
+    layers = _rows(out / "a1_layers.csv")
+    assert {r["arm"] for r in layers} == {"tuned", "reused_224", "hand_rule"}
+    assert all(float(r["rel_err"]) < 1e-4 for r in layers)
+    net = _rows(out / "a1_whole_network.csv")
+    assert all(float(r["max_abs_err_vs_torch"]) < 1e-3 for r in net)
+    pol = _rows(out / "a3_policies.csv")
+    assert {"static", "oracle", "cascade", "selector"} <= {r["policy"] for r in pol}
+    assert (out / "resolution.html").exists() and (out / "a1_vta.csv").exists()
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["study", "augment", "--augmentations", "blur"], "unknown augmentation"),
+    (["study", "augment", "--size", "20"], "size must be >= 48"),
+    (["study", "resolution", "--resolutions", "a,b"], "comma-separated integers"),
+    (["study", "resolution", "--parts", "a9"], "--parts"),
+    (["study", "nothing"], "invalid choice"),
+])
+def test_bad_settings_are_one_line_errors(tmp_path, capsys, argv, msg):
+    assert cli.main(argv + ["--out", str(tmp_path)] if argv[1] != "nothing" else argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("workbench: ") and msg in err
+
+
+def test_help_lists_the_study_command():
+    out = subprocess.run([sys.executable, "-m", "workbench.cli", "study", "--help"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0 and "resolution" in out.stdout and "--quick" in out.stdout

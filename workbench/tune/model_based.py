@@ -1,0 +1,263 @@
+"""The learned cost model and the tuner it guides (AutoTVM's XGBTuner, with transfer learning).
+
+XGBoostCostModel: gradient-boosted trees (xgboost) on config features; "rank" (rank:pairwise,
+the default: only the order of configs matters) or "reg" (squared error on normalized
+throughput). Labels are flop/cost divided by the best (failures 0). Refit after every batch.
+`predictions_per_second` and the tuner's `time_choosing` report what the model costs.
+
+Transfer (`load_history`): records of other workloads of the same template (other shapes) fit a
+base model, one ranking group per workload; the local model then boosts from the base model's
+margin scaled by 2^(-n/64) (n local samples), and drops it below 0.05: AutoTVM's f_global + f_local.
+
+SimulatedAnnealingOptimizer: `parallel` chains walking the space by random_walk, accepting a
+worse neighbour with probability exp((new - old) / T), T from 1 to 0; chains persist across plans;
+keeps the best unvisited points seen. The plan's last `eps_greedy` share is random configs.
+"""
+from __future__ import annotations
+
+import heapq
+import importlib
+import json
+import logging
+import math
+import time
+
+import numpy as np
+
+from .features import EXTRACTORS
+from .log import load, record_cost
+from .tuner import Tuner
+
+_log = logging.getLogger("workbench.tune")
+
+
+def _resolve_template(name: str):
+    module, _, qual = name.rpartition(".")
+    obj = importlib.import_module(module)
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class XGBoostCostModel:
+    def __init__(self, task, feature_type: str = "itervar", loss_type: str = "rank",
+                 num_rounds: int = 60, seed: int = 0):
+        if feature_type not in EXTRACTORS:
+            raise ValueError(f"feature_type must be one of {list(EXTRACTORS)}, got {feature_type!r}")
+        if loss_type not in ("rank", "reg"):
+            raise ValueError(f"loss_type must be 'rank' or 'reg', got {loss_type!r}")
+        import xgboost as xgb
+        self.xgb = xgb
+        self.task = task
+        self.feature_type = feature_type
+        self.loss_type = loss_type
+        self.num_rounds = num_rounds
+        self.params = {"max_depth": 3, "gamma": 1e-4, "min_child_weight": 1, "subsample": 1.0,
+                       "eta": 0.3, "lambda": 1, "alpha": 0, "nthread": 1, "seed": seed,
+                       "objective": "rank:pairwise" if loss_type == "rank" else "reg:squarederror",
+                       "verbosity": 0}
+        self._extract = EXTRACTORS[feature_type]
+        self._cache: dict = {}
+        self.booster = None
+        self.base = None              # transfer: (booster trained on other workloads)
+        self.n_local = 0
+        self.n_predicted = 0
+        self.predict_seconds = 0.0
+        self.feature_seconds = 0.0
+
+    def features(self, indices, task=None) -> np.ndarray:
+        task = task or self.task
+        cache = self._cache if task is self.task else {}
+        t0 = time.perf_counter()
+        rows = []
+        for i in indices:
+            f = cache.get(i)
+            if f is None:
+                f = cache[i] = self._extract(task, int(i))
+            rows.append(f)
+        self.feature_seconds += time.perf_counter() - t0
+        return np.stack(rows) if rows else np.zeros((0, 1), np.float32)
+
+    @staticmethod
+    def _labels(costs, flop) -> np.ndarray:
+        y = np.array([flop / c if c < math.inf else 0.0 for c in costs], np.float64)
+        return y / y.max() if y.max() > 0 else y
+
+    def _base_weight(self) -> float:
+        w = 2.0 ** (-self.n_local / 64.0)
+        return w if w >= 0.05 else 0.0
+
+    def _base_margin(self, x):
+        if self.base is None or self._base_weight() == 0:
+            return None
+        d = self.xgb.DMatrix(x)
+        return self._base_weight() * self.base.predict(d, output_margin=True)
+
+    def fit(self, indices, costs):
+        x = self.features(indices)
+        y = self._labels(costs, self.task.flop or 1.0)
+        self.n_local = len(indices)
+        if len(indices) < 2 or y.max() <= 0:
+            return
+        d = self.xgb.DMatrix(x, label=y)
+        margin = self._base_margin(x)
+        if margin is not None:
+            d.set_base_margin(margin)
+        if self.loss_type == "rank":
+            d.set_group([len(y)])
+        self.booster = self.xgb.train(self.params, d, self.num_rounds)
+
+    def predict(self, indices) -> np.ndarray:
+        """Scores (higher = faster) of configs; 0 everywhere before the first fit."""
+        x = self.features(indices)
+        t0 = time.perf_counter()
+        if self.booster is None and self.base is None:
+            out = np.zeros(len(indices))
+        else:
+            d = self.xgb.DMatrix(x)
+            margin = self._base_margin(x)
+            if self.booster is None:
+                out = margin if margin is not None else np.zeros(len(indices))
+            else:
+                if margin is not None:
+                    d.set_base_margin(margin)
+                out = self.booster.predict(d, output_margin=True)
+        self.predict_seconds += time.perf_counter() - t0
+        self.n_predicted += len(indices)
+        return np.asarray(out, np.float64)
+
+    @property
+    def predictions_per_second(self) -> float:
+        total = self.predict_seconds + self.feature_seconds
+        return self.n_predicted / total if total > 0 else 0.0
+
+    def load_history(self, records, min_seed_records: int = 16, rounds: int = 100) -> int:
+        """Fit the base (global) model on records of other workloads of this task's template.
+        Returns how many records were used (0: too few, nothing loaded)."""
+        from .task import Task
+        mine = self.task.workload_key
+        groups: dict = {}
+        for r in records:
+            if r.get("task") != self.task.name or r.get("workload") == mine:
+                continue
+            groups.setdefault(r["workload"], []).append(r)
+        n = sum(len(g) for g in groups.values())
+        if n < min_seed_records:
+            return 0
+        xs, ys, sizes = [], [], []
+        for key, recs in groups.items():
+            name, args = json.loads(key)
+            try:
+                other = Task(_resolve_template(name), args=tuple(
+                    tuple(a) if isinstance(a, list) else a for a in args))
+            except Exception as e:    # template gone or renamed: skip that workload
+                _log.warning("transfer: cannot rebuild %s (%s)", key, e)
+                continue
+            idx = [r["config"]["index"] for r in recs]
+            xs.append(self.features(idx, task=other))
+            ys.append(self._labels([record_cost(r) for r in recs], other.flop or 1.0))
+            sizes.append(len(idx))
+        if not xs:
+            return 0
+        d = self.xgb.DMatrix(np.concatenate(xs), label=np.concatenate(ys))
+        if self.loss_type == "rank":
+            d.set_group(sizes)
+        self.base = self.xgb.train(self.params, d, rounds)
+        return int(sum(sizes))
+
+
+class SimulatedAnnealingOptimizer:
+    def __init__(self, space, rng, parallel: int = 64, n_iter: int = 200, early_stop: int = 30,
+                 max_seconds: float | None = 2.0, persistent: bool = True):
+        self.space, self.rng = space, rng
+        self.parallel, self.n_iter, self.early_stop = parallel, n_iter, early_stop
+        self.max_seconds, self.persistent = max_seconds, persistent
+        self.points = None
+
+    def find_maximums(self, model, n: int, exclude: set) -> list[int]:
+        t_start = time.perf_counter()
+        points = self.points if self.persistent and self.points is not None else \
+            self.space.sample(self.rng, min(self.parallel, len(self.space)))
+        if not points:
+            return []
+        points = list(points)
+        scores = model.predict(points)
+        heap: list = []          # min-heap of (score, index): the best n unvisited seen
+        in_heap: set = set()
+
+        def offer(idx, score):
+            if idx in exclude or idx in in_heap:
+                return False
+            if len(heap) < n:
+                heapq.heappush(heap, (score, idx))
+                in_heap.add(idx)
+                return True
+            if score > heap[0][0]:
+                _, old = heapq.heapreplace(heap, (score, idx))
+                in_heap.discard(old)
+                in_heap.add(idx)
+                return True
+            return False
+
+        for p, sc in zip(points, scores):
+            offer(p, sc)
+        since_change = 0
+        for it in range(self.n_iter):
+            temp = 1.0 - it / self.n_iter
+            new = [self.space.random_walk(p, self.rng) for p in points]
+            new = [q if self.space.is_valid(q) else p for p, q in zip(points, new)]
+            new_scores = model.predict(new)
+            changed = False
+            for q, sc in zip(new, new_scores):
+                changed |= offer(q, sc)
+            prob = np.exp(np.minimum((new_scores - scores) / (temp + 1e-5), 1.0))
+            accept = self.rng.random(len(points)) < prob
+            points = [q if a else p for p, q, a in zip(points, new, accept)]
+            scores = np.where(accept, new_scores, scores)
+            since_change = 0 if changed else since_change + 1
+            if since_change >= self.early_stop:
+                break
+            if self.max_seconds is not None and time.perf_counter() - t_start > self.max_seconds:
+                break
+        self.points = points
+        return [i for _, i in sorted(heap, reverse=True)]
+
+
+class XGBTuner(Tuner):
+    """AutoTVM's XGBTuner: random until `plan_size` configs are measured, then each batch is the
+    model's best unvisited configs found by simulated annealing, with an `eps_greedy` share of
+    random ones. feature_type "itervar" (loop features, default) or "knob"; loss_type "rank"
+    (default) or "reg". `transfer`: a log (path or records) of other workloads of the same
+    template to seed the model."""
+
+    def __init__(self, task, plan_size: int = 16, feature_type: str = "itervar",
+                 loss_type: str = "rank", eps_greedy: float = 0.05, seed: int | None = None,
+                 transfer=None, sa_options: dict | None = None):
+        super().__init__(task, seed)
+        self.plan_size = plan_size
+        self.eps_greedy = eps_greedy
+        self.model = XGBoostCostModel(task, feature_type, loss_type, seed=seed or 0)
+        self.sa = SimulatedAnnealingOptimizer(self.space, self.rng, **(sa_options or {}))
+        self.xs: list[int] = []
+        self.ys: list[float] = []
+        self.transferred = 0
+        if transfer is not None:
+            recs = transfer if isinstance(transfer, list) else load(transfer).records
+            self.transferred = self.model.load_history(recs)
+
+    def next_batch(self, n):
+        have_model = self.model.booster is not None or self.model.base is not None
+        if len(self.xs) < self.plan_size and not have_model:
+            return self.space.sample(self.rng, n, exclude=self.visited)
+        n_random = int(round(self.eps_greedy * n)) if n >= 4 else 0
+        picks = self.sa.find_maximums(self.model, n - n_random, self.visited)
+        out = list(dict.fromkeys(picks))[:n - n_random]
+        out += self.space.sample(self.rng, n - len(out), exclude=self.visited | set(out))
+        return out
+
+    def update(self, indices, results):
+        for i, r in zip(indices, results):
+            self.xs.append(int(i))
+            self.ys.append(r.cost)
+        if len(self.xs) >= min(self.plan_size, 4) or self.model.base is not None:
+            self.model.fit(self.xs, self.ys)
