@@ -127,7 +127,7 @@ def test_autotune_dashboard_lab(lab, browser):
         expect(dash.first).to_be_visible(timeout=WAIT_MS)
         assert dash.count() == 2                                   # live one + the opened log
         assert canvases(page) >= 6
-        expect(dash.first.locator(".wb-dash-summary")).to_contain_text("guided", timeout=WAIT_MS)
+        expect(dash.first.locator(".wb-dash-summary")).to_contain_text("xgb", timeout=WAIT_MS)
         page.wait_for_function(f"() => ({_CDS_LEN})(['knobs', 'gflops']) >= 40", timeout=WAIT_MS)
         shot(page, dash.first, "dashboard")
         assert_clean(page, errors)
