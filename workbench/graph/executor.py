@@ -8,6 +8,7 @@ buffers assigned by the memory planner.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -232,8 +233,12 @@ def build(g: Graph, target=None, log=None, *, plan_memory_reuse: bool = True,
         kernel = cache.get(key)
         if kernel is None:
             try:
-                kernel = wb.build(prog.schedule, prog.args, target=target,
-                                  name=f"g{gid}_{g[names[-1]].op}")
+                with warnings.catch_warnings():
+                    # a vectorize the lowering cannot honour runs as a loop: fine for the
+                    # generic schedules of small injective groups, not worth a warning each
+                    warnings.simplefilter("ignore", wb.ScheduleWarning)
+                    kernel = wb.build(prog.schedule, prog.args, target=target,
+                                      name=f"g{gid}_{g[names[-1]].op}")
             except Exception as e:
                 raise GraphError(f"compiling fused group {gid} ({'+'.join(names)}): {e}") from e
             cache[key] = kernel
