@@ -47,18 +47,23 @@ class Server:
             shutil.copy(nb, self.work / nb.name)
         cfg = tmp / "config"
         (cfg / "labconfig").mkdir(parents=True)
-        (cfg / "labconfig" / "page_config.json").write_text(json.dumps(
-            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        if app == "lab":        # the news toast; Notebook 7 has no such plugin
+            (cfg / "labconfig" / "page_config.json").write_text(json.dumps(
+                {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
         # render every cell: with JupyterLab 4's windowing, cells out of view have no text or canvas
+        # (Notebook 7 loads this settings file badly: "reading 'schema'"; it renders all cells anyway)
         settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
         settings.mkdir(parents=True)
-        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+        if app == "lab":
+            (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
         self.port = _free_port()
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(cfg), JUPYTER_DATA_DIR=str(tmp / "data"),
                    JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
-                   JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+
                    PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
         env.pop("JUPYTER_PATH", None)
+        if app == "lab":
+            env["JUPYTERLAB_SETTINGS_DIR"] = str(tmp / "settings")
         klass = "LabApp" if app == "lab" else "JupyterNotebookApp"
         cmd = [sys.executable, "-m", "jupyterlab" if app == "lab" else "notebook", "--no-browser",
                f"--port={self.port}", f"--IdentityProvider.token={TOKEN}", "--ServerApp.ip=127.0.0.1",
@@ -93,8 +98,17 @@ class Server:
         raise TimeoutError(f"jupyter {self.app} not ready after {timeout} s")
 
     def url(self, notebook: str) -> str:
-        path = f"/lab/tree/{notebook}" if self.app == "lab" else f"/notebooks/{notebook}"
-        return f"{self.base}{path}?token={TOKEN}"
+        # reset: do not restore the previous test's open notebooks (and start their kernels)
+        path = f"/lab/tree/{notebook}?reset&" if self.app == "lab" else f"/notebooks/{notebook}?"
+        return f"{self.base}{path}token={TOKEN}"
+
+    def shutdown_kernels(self):
+        """Stop every kernel this server started (each test's notebook has its own)."""
+        try:
+            for k in json.loads(self._request("/api/kernels").read()):
+                self._request(f"/api/kernels/{k['id']}", method="DELETE", timeout=30)
+        except OSError:
+            pass
 
     def stop(self):
         try:

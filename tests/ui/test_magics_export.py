@@ -69,3 +69,43 @@ def test_export_cli_from_log(tmp_path, capsys):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     assert run(_cli(["export", str(empty)])) == 2
+
+
+def test_tune_log_dashboard_and_export(tmp_path):
+    """A real workbench.tune log: the dashboard reads it, export rebuilds its best kernel."""
+    import subprocess
+    import sys
+
+    import kernels
+    from workbench import tune
+    from workbench.ui import TuningDashboard
+    task = tune.Task(kernels.matmul.cpu_template, args=(32, 32, 32))
+    log = tmp_path / "random.jsonl"
+    live = TuningDashboard(refresh_s=0.0)
+    tune.RandomTuner(task, seed=0).tune(n_trial=6, log=str(log), callbacks=[live.callback("random")])
+    assert live.n_records == 6 and live.best_gflops > 0
+    d = TuningDashboard()
+    d.load(log)
+    assert d.runs == ["random"] and d.n_records == 6
+    assert abs(d.best_gflops - live.best_gflops) / live.best_gflops < 1e-6
+    assert "tile_x" in d.knob.options
+    out = tmp_path / "tuned.py"
+    assert run(_cli(["export", str(log), "-o", str(out)])) == 0
+    res = subprocess.run([sys.executable, str(out)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "check vs numpy: OK" in res.stdout
+
+
+def test_search_from_here_loads_best_back(tmp_path):
+    from workbench.ui import ScheduleExplorer
+    e = ScheduleExplorer("matmul", M=32, N=32, K=32, min_time=0.001)
+    e.wait(60)
+    e.apply("reorder", "C", "i", "k", "j")
+    assert not e.btn["search from here"].disabled
+    d = e.search_from_here(n_trial=4, log=str(tmp_path / "here.jsonl"))
+    e.search_thread.join(300)
+    assert not e.search_thread.is_alive() and d.n_records == 4
+    steps = [s.primitive for s in e.session.trace]
+    assert steps[0] == "reorder" and e.session.position == len(steps)   # the user's step kept
+    assert e.wait(120).correct
+    e.close()

@@ -218,10 +218,17 @@ class TuningDashboard(W.VBox):
         except (ImportError, AttributeError, KeyError) as e:
             raise ValueError(f"tuning {op} needs workbench.tune and kernels.{op}.cpu_template "
                              f"(not available in this build: {e})") from None
-        task = tune.Task(template, args=tuple(params.values()))
+        import inspect
+        names = [n for n in inspect.signature(template).parameters][1:]     # after cfg
+        missing = [n for n in names if n not in params and
+                   inspect.signature(template).parameters[n].default is inspect.Parameter.empty]
+        if missing or set(params) - set(names):
+            raise ValueError(f"{op}.cpu_template takes {', '.join(names)}; got {', '.join(params) or 'nothing'}")
+        task = tune.Task(template, args=tuple(params[n] for n in names if n in params))
         dash = cls()
+        log = f"{op}-{tuner}.jsonl"
         dash.run_tuner(lambda cb, log: Tuner(task).tune(n_trial=n_trial, log=log, callbacks=[cb]),
-                       name=f"{op}-{tuner}")
+                       name=f"{op}-{tuner}", log=log)
         return dash
 
     def _start(self, fn, name):

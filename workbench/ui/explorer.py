@@ -112,11 +112,12 @@ class ScheduleExplorer(W.VBox):
         hist_box = W.HBox([self.btn["undo"], self.btn["redo"], self.btn["export"],
                            self.btn["search from here"]])
         self.steps_html = W.HTML()
+        self.search_out = W.Output()
         left = W.VBox([section("Loop nest (click a loop)"), self.tree, loop_box, stage_box,
                        section("Steps"), hist_box, self.search_note, self.steps_html],
                       layout=W.Layout(width="400px", min_width="400px", margin="0 12px 0 0"))
         # right: IR, why, diff, script
-        self.ir_html = W.HTML()
+        self.ir_html = W.HTML(layout=W.Layout(min_height="360px"))
         self.ir_html.add_class("wb-ir")
         self.why_html = W.HTML()
         self.why_html.add_class("wb-why")
@@ -137,11 +138,11 @@ class ScheduleExplorer(W.VBox):
         self.status.add_class("wb-status")
         self.chart = self._make_chart()
         right = W.VBox([self.status, self.tabs, self.chart], layout=W.Layout(flex="1 1 auto", width="100%"))
-        self.children = [W.HTML(_CSS), self.title, W.HBox([left, right])]
+        self.children = [W.HTML(_CSS), self.title, W.HBox([left, right]), self.search_out]
         self.add_class("wb-explorer")
 
     def _make_chart(self):
-        from bokeh.models import ColumnDataSource, HoverTool
+        from bokeh.models import BasicTicker, ColumnDataSource, HoverTool
         from bokeh.plotting import figure
         self.chart_src = ColumnDataSource(dict(step=[], gflops=[], label=[], ms=[], predicted=[]))
         fig = figure(height=230, sizing_mode="stretch_width", title="Measured GFLOP/s after each step",
@@ -153,7 +154,7 @@ class ScheduleExplorer(W.VBox):
             fig.scatter("step", "predicted", source=self.chart_src, size=8, marker="diamond",
                         color="#ff7f0e", legend_label="cost model")
         fig.legend.location = "top_left"
-        fig.xaxis.ticker.desired_num_ticks = 10
+        fig.xaxis.ticker = BasicTicker(min_interval=1, desired_num_ticks=10)     # steps are integers
         fig.add_tools(HoverTool(tooltips=[("step", "@step"), ("primitive", "@label"),
                                           ("GFLOP/s", "@gflops{0.00}"), ("time", "@ms{0.000} ms")]))
         self.figure = fig
@@ -465,24 +466,44 @@ class ScheduleExplorer(W.VBox):
                              f'<code>python {esc(path)}</code> to rebuild, check and time it</div>')
         return path
 
-    def search_from_here(self, n_trial: int = 32):
-        """Tune what the user has not fixed (tune.Task.from_schedule), streaming into a dashboard."""
+    def search_from_here(self, n_trial: int = 32, log: str | None = None):
+        """Tune what the user has not fixed (tune.Task.from_schedule) in a background thread,
+        streaming into a dashboard; the best schedule found is loaded back as steps."""
         ok, reason = _search_support()
         if not ok:
             self.status.value = f'<div style="color:#b00">search from here: {esc(reason)}</div>'
             return None
         from .dashboard import TuningDashboard
-        from IPython.display import display
         tune = importlib.import_module("workbench.tune")
         task = tune.Task.from_schedule(self.session.schedule(), list(self.session.workload.args))
         dash = TuningDashboard()
-        display(dash)
-        dash.run_tuner(lambda cb, log: tune.XGBTuner(task).tune(n_trial=n_trial, log=log, callbacks=[cb]),
-                       name="from-here")
+        self.search_out.clear_output()
+        with self.search_out:
+            from IPython.display import display
+            display(dash)
+        log = log or f"{self.session.workload.name}_from_step{self.session.position}.jsonl"
+
+        def run(cb, log):
+            tune.XGBTuner(task).tune(n_trial=n_trial, log=log, callbacks=[cb])
+            self._load_best(tune, task, log)
+        self.status.value = f"<div>searching from step {self.session.position} ({n_trial} trials, log {esc(log)})…</div>"
+        self.search_thread = dash.run_tuner(run, name="from-here", log=log)
         return dash
 
+    def _load_best(self, tune, task, log):
+        """The best config of a search, as steps on top of the user's (undo walks back)."""
+        best = tune.best_config(log, task)
+        if best is None:
+            self.status.value = '<div style="color:#b00">search from here: no successful trial</div>'
+            return
+        s, _ = task.instantiate(best)
+        self.session.load_trace(s.trace)
+        self._refresh()
+
     def close(self):
-        self._worker.shutdown()
+        worker = getattr(self, "_worker", None)       # absent if the constructor failed
+        if worker is not None:
+            worker.shutdown()
         super().close()
 
 

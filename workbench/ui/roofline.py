@@ -94,9 +94,12 @@ def compulsory_bytes(args) -> int:
 
 
 class Roofline(W.VBox):
-    def __init__(self, ceilings_: Ceilings | None = None):
+    """`refresh=True` measures the ceilings again (do it on an idle machine: a busy one gives a
+    roof below what kernels then reach, which the chart points out)."""
+
+    def __init__(self, ceilings_: Ceilings | None = None, *, refresh: bool = False):
         super().__init__()
-        self.ceil = ceilings_ or ceilings()
+        self.ceil = ceilings_ or ceilings(refresh=refresh)
         bokeh_setup()
         from bokeh.models import ColumnDataSource, HoverTool
         from bokeh.plotting import figure
@@ -131,6 +134,10 @@ class Roofline(W.VBox):
         d["name"].append(name)
         d["color"].append(color)
         self.src.data = d
+        if flops / seconds / 1e9 > 1.05 * self.ceil.peak_gflops and "above the roof" not in self.info.value:
+            self.info.value += ('<div style="font-size:12px;color:#b00">A point is above the roof: the ceilings '
+                                'were measured while the machine was busy. Roofline(refresh=True) '
+                                'measures them again.</div>')
 
     def add_explorer(self, explorer, color: str = "#d62728") -> int:
         """Every measured step of a ScheduleExplorer as a point; returns how many were added."""

@@ -97,7 +97,7 @@ class VTATimeline(W.VBox):
 
     # -- layout ---------------------------------------------------------------------------------
     def _build(self):
-        from bokeh.models import ColumnDataSource, HoverTool, Range1d, Segment
+        from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter, Range1d, Segment
         from bokeh.plotting import figure
         self.src_ev = ColumnDataSource(dict(left=[], right=[], bottom=[], top=[], color=[], module=[],
                                             opcode=[], insn=[], text=[], cycles=[], alpha=[]))
@@ -120,6 +120,7 @@ class VTATimeline(W.VBox):
                                                              ("busy", "@busy{0%}"), ("stall", "@stall{0%}")]))
         fig.toolbar.logo = None
         fig.ygrid.grid_line_color = None
+        fig.xaxis.formatter = NumeralTickFormatter(format="0,0")     # cycles, not 5.000e+4
         self.figure = fig
         self.x_range.on_change("start", self._on_range)
         self.x_range.on_change("end", self._on_range)

@@ -51,7 +51,7 @@ def highlight(code: str, max_lines: int = 400) -> str:
 
 
 CODE_CSS = ("font-size:12px;line-height:1.35;margin:0;padding:8px;background:#f8f8f6;"
-            "border:1px solid #e2e2dc;border-radius:4px;overflow:auto;max-height:460px;white-space:pre")
+            "border:1px solid #e2e2dc;border-radius:4px;overflow:auto;height:340px;white-space:pre")
 
 
 def diff_html(diff: str) -> str:
