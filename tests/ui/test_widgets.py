@@ -34,7 +34,7 @@ def test_explorer_buttons_update_ir_chart_and_history(tmp_path):
     assert [n for n, *_ in e.session.loops("C")] == ["i", "k", "j.outer", "j.inner"]
     e.select("C", "j.inner")
     e.btn["vectorize"].click()
-    assert e.wait(120).correct and "ramp(" in e.ir_html.value
+    assert e.wait(120).correct and "broadcast(" in e.ir_html.value   # vector code
     assert len(e.chart_src.data["step"]) == 4
     e.btn["undo"].click()
     assert e.position == 2 and not e.btn["redo"].disabled
@@ -43,7 +43,7 @@ def test_explorer_buttons_update_ir_chart_and_history(tmp_path):
     e.btn["redo"].click()
     assert e.position == 3
     e.diff_a.value, e.diff_b.value = 0, 3
-    assert "ramp(" in e.diff_html.value
+    assert "broadcast(" in e.diff_html.value
     assert "Why" in e.tabs.get_title(1) and "wb-findings" in e.why_html.value
     path = e.export(tmp_path / "k.py")
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
