@@ -151,7 +151,8 @@ def fingerprint(sch, args, target, name: str, options: tuple = ()):
         key = (op_keys, sch.trace.steps, tuple(arg_keys), str(target), name, options)
         hash(key)                         # a trace argument that cannot be hashed: no caching
         return key
-    except (_Uncacheable, TypeError, AttributeError):
+    except (_Uncacheable, TypeError, AttributeError, RecursionError):
+        # RecursionError: a very deep expression (a te.sum of hundreds of terms) is built uncached
         return None
 
 
