@@ -26,7 +26,7 @@ def test_tutorial_step_builds_and_matches_numpy(step):
 
 def test_write_cache_vectorizes_the_bound_extent():
     s, (A, B, C) = gemm_tutorial.schedule("write_cache", M, N, K, BN)
-    text = str(wb.lower(s, [A, B, C]))
+    text = wb.lower(s, [A, B, C]).after("final_simplify")      # flat: vectors print as ramps
     assert f"ramp(" in text and f", 1, {BN})" in text
 
 

@@ -35,7 +35,7 @@ def test_study_augment_quick_tiny(tmp_path):
 def test_study_resolution_tiny(tmp_path):
     out = tmp_path / "res"
     rc = cli.main(["study", "resolution", "--quick", "--out", str(out), "--no-progress",
-                   "--resolutions", "64,72", "--layers", "2", "--parts", "a1,a3"])
+                   "--resolutions", "64,72", "--layers", "2", "--trials", "4", "--parts", "a1,a3"])
     assert rc == 0
     layers = _rows(out / "a1_layers.csv")
     assert {r["arm"] for r in layers} == {"tuned", "reused_224", "hand_rule"}

@@ -136,6 +136,8 @@ def alter_layout(g: Graph, target=None) -> Graph:
         cur = layout_of.get(name, g[name].layout)
         if cur == layout:
             return name
+        if block_of(cur) and block_of(layout):          # re-blocking goes through NCHW
+            return as_layout(as_layout(name, "NCHW"), layout)
         key = (name, layout)
         if key not in cache:
             src = out_nodes_by_name[name]

@@ -91,6 +91,8 @@ def lower_group(g: Graph, names, *, tuned: dict | None = None) -> GroupProgram:
             _schedule_blocked(s, special, out, prog.config, tuned or {})
         elif anchor and g[anchor].op in ("max_pool2d_nchwc", "avg_pool2d_nchwc"):
             _schedule_pool_nchwc(s, out)
+        elif anchor is None and [g[n].op for n in names] == ["layout_transform"]:
+            _schedule_layout_transform(s, out)
         elif anchor and g[anchor].op == "depthwise_conv2d":
             _schedule_depthwise(s, special["anchor"], out)
         else:
@@ -300,6 +302,16 @@ def _schedule_root_output(s, out):
         st.vectorize(xi)
         if total >= 4096:
             st.parallel(xo)
+
+
+def _schedule_layout_transform(s, out):
+    """NCHW <-> NCHW[x]c: rows in parallel; the innermost axis vectorized when it is the one
+    contiguous in the output (x of NCHW; the channel lanes of NCHW[x]c)."""
+    st = s[out]
+    ax = list(st.op.axis)
+    st.parallel(st.fuse(*ax[:3]))
+    if len(ax) == 4 or ax[-1].extent <= 64:
+        st.vectorize(ax[-1])
 
 
 def _schedule_pool_nchwc(s, out):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -302,7 +303,9 @@ def build_vta(g: Graph, env, *, calibration=None, nthreads: int = 2, target=None
             steps.append(("vta", by_node[names[0]]))
             continue
         prog = lower_group(fused, names)
-        kernel = wb.build(prog.schedule, prog.args, target=target, name=f"g{gid}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wb.ScheduleWarning)    # as in executor.build
+            kernel = wb.build(prog.schedule, prog.args, target=target, name=f"g{gid}")
         sources = []
         for idx, src in enumerate(prog.sources):
             if src in fused.params:

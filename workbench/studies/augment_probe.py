@@ -12,7 +12,7 @@ What this is not: the paper probes ImageNet-pretrained ResNets on ImageNet; we h
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,6 +60,8 @@ class ProbeResult:
     notes: dict = field(default_factory=dict)
 
     def table(self, name: str) -> list:
+        if name not in ("accuracy", "importance", "checks"):
+            raise ValueError(f"no table {name!r}; tables: accuracy, importance, checks")
         return getattr(self, name)
 
     def accuracy_matrix(self, backbone: str) -> tuple:
@@ -173,7 +175,3 @@ def summary(result: ProbeResult) -> list:
         lines.append(f"{b}: first-block weight share, largest first: " + ", ".join(
             f"{r['augmentation']} {r['weight_share']:.2f}" for r in order))
     return lines
-
-
-def as_dict(config: ProbeConfig) -> dict:
-    return asdict(config)

@@ -6,11 +6,11 @@ Bokeh figures (HTML, inline resources) to --out.
 """
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
 import sys
+
+from .tables import write_csv
 
 
 def add_parser(subparsers):
@@ -24,28 +24,16 @@ def add_parser(subparsers):
     p.add_argument("--images", type=int, default=None, help="augment: first N photos")
     p.add_argument("--views", type=int, default=None, help="augment: views per image and augmentation")
     p.add_argument("--size", type=int, default=None, help="augment: view side in px (>= 48)")
+    p.add_argument("--folds", type=int, default=None,
+                   help="augment: probe folds split by image (default: leave-one-image-out)")
     p.add_argument("--augmentations", default=None, help="augment: comma-separated subset")
     p.add_argument("--backbones", default=None, help="augment: comma-separated subset")
     p.add_argument("--resolutions", default=None, help="resolution: comma-separated A1 resolutions")
     p.add_argument("--layers", type=int, default=None, help="resolution: first N distinct conv layers")
+    p.add_argument("--trials", type=int, default=None, help="resolution: tuner trials per layer and resolution")
+    p.add_argument("--tune-layers", default=None,
+                   help="resolution: comma-separated layer names to tune (e.g. layer1.0.conv1,layer3.0)")
     p.set_defaults(func=run)
-
-
-def _csv_value(v):
-    if isinstance(v, float):
-        return "" if math.isnan(v) else f"{v:.6g}"
-    return v
-
-
-def write_csv(rows: list, path: str) -> None:
-    if not rows:
-        return
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _csv_value(v) for k, v in r.items()})
 
 
 def _ints(text, what):
@@ -70,7 +58,8 @@ def _augment(args, out: str) -> list:
 
     from . import augment_probe as ap
     config = ap.ProbeConfig.quick() if args.quick else ap.ProbeConfig()
-    changes = {k: v for k, v in (("images", args.images), ("views", args.views), ("size", args.size))
+    changes = {k: v for k, v in (("images", args.images), ("views", args.views), ("size", args.size),
+                                            ("folds", args.folds))
                if v is not None}
     if args.augmentations:
         changes["augmentations"] = tuple(args.augmentations.split(","))
@@ -106,8 +95,11 @@ def _resolution(args, out: str) -> list:
         changes["resolutions"] = res
         if config.reference not in res:
             changes["reference"] = min(res, key=lambda r: abs(r - config.reference))
-    if args.layers is not None:
-        changes["layers"] = args.layers
+    if args.tune_layers:
+        changes["tune_layers"] = tuple(args.tune_layers.split(","))
+    for name in ("layers", "trials"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
     config = _configured(replace, config, changes)
     parts = tuple(p.strip() for p in args.parts.split(","))
     if not set(parts) <= {"a1", "a2", "a3"}:

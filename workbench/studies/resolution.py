@@ -124,6 +124,8 @@ class ResolutionConfig:
             raise ValueError(f"reference resolution {self.reference} must be one of {self.resolutions}")
         if min(self.resolutions) < 32:
             raise ValueError(f"ResNet-18 needs resolutions >= 32, got {self.resolutions}")
+        if self.trials < 1 or self.repeat < 1:
+            raise ValueError(f"trials and repeat must be >= 1, got {self.trials} and {self.repeat}")
         for m in self.face_models:
             if m not in FACE_MODELS:
                 raise ValueError(f"unknown face model {m!r}; choose from {', '.join(FACE_MODELS)}")
@@ -186,8 +188,8 @@ def _kernel(layer: ConvLayer, arm: str, cfg, threads: int):
 
 def _measure_arms(layer: ConvLayer, arms: dict, threads: int, rounds: int) -> dict:
     """arm -> (seconds, relative error vs numpy). The arms of a layer are timed in interleaved
-    rounds (a burst of load from other processes hits them alike) and each keeps its fastest
-    round: other processes only ever add time. The fallback runs once."""
+    rounds of 10 single calls (a burst of load from other processes hits them alike) and each
+    keeps its fastest call: other processes only ever add time. The fallback runs once."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, layer.in_channel, layer.height, layer.height), np.float32)
     w = rng.standard_normal((layer.out_channel, layer.in_channel, layer.kernel, layer.kernel), np.float32)
@@ -209,9 +211,8 @@ def _measure_arms(layer: ConvLayer, arms: dict, threads: int, rounds: int) -> di
         for k, (f, o) in built.items():
             if k == "fallback" and i:
                 continue
-            t = f.time(x, w, o, repeat=1, number=1 if k == "fallback" else None,
-                       min_time=0.0 if k == "fallback" else 0.02)
-            out[k][0] = min(out[k][0], t.median)
+            t = f.time(x, w, o, number=1, repeat=1 if k == "fallback" else 10, min_time=0.0)
+            out[k][0] = min(out[k][0], t.min)
     return {arm: tuple(out[key(arm)]) for arm in arms}
 
 
@@ -311,9 +312,9 @@ def whole_network(config: ResolutionConfig, progress: bool = True) -> list:
         cn = nets.CompiledNet(net, r, cache=cache)
         x = net.preprocess(rng.random((r, r, 3), np.float32))
         err = nets.max_abs_error(cn, x)
-        t = cn.time(x, repeat=config.repeat)
-        rows.append({"resolution": r, "gflop": cn.flops / 1e9, "ms": t.median * 1e3,
-                     "gflops": cn.flops / t.median / 1e9, "max_abs_err_vs_torch": err,
+        t = cn.time(x, calls=10 * config.repeat)
+        rows.append({"resolution": r, "gflop": cn.flops / 1e9, "ms": t.min * 1e3, "median_ms": t.median * 1e3,
+                     "gflops": cn.flops / t.min / 1e9, "max_abs_err_vs_torch": err,
                      "threads": config.threads})
     return rows
 
@@ -446,7 +447,7 @@ def resolution_table(config: ResolutionConfig, progress: bool = True):
                 lowest.append(np.concatenate(cn.features(x)))
         errs.append(nets.max_abs_error(cn, net.preprocess(images.gray_to_rgb(images.resize(crops[0], r)))))
         latency[j] = cn.time(net.preprocess(images.gray_to_rgb(images.resize(crops[0], r))),
-                             repeat=config.repeat).median
+                             calls=40 * config.repeat).min   # best case: load only adds time
         flops[j] = cn.flops
         if j == 0:
             feats = np.stack(lowest)
@@ -495,10 +496,11 @@ def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, pa
         if config.vta:
             result.tables["a1_vta"] = vta_sweep(config, progress)
     result.notes["seconds"] = time.perf_counter() - t0
-    result.notes["tuner"] = (f"XGBTuner, {config.trials} trials per tuned layer and resolution "
-                             f"(tuned layers: {config.tune_layers or 'all'}; others keep the hand "
-                             "schedule in the tuned and reused arms); transfer = XGBTuner(transfer="
-                             "224's log records)")
+    if "a1" in parts:
+        result.notes["tuner"] = (f"XGBTuner, {config.trials} trials per tuned layer and resolution "
+                                 f"(tuned layers: {config.tune_layers or 'all'}; others keep the hand "
+                                 "schedule in the tuned and reused arms); transfer = XGBTuner(transfer="
+                                 "224's log records)")
     return result
 
 
@@ -513,6 +515,17 @@ def summary(result: StudyResult) -> list:
                 lines.append(f"A1 r={r}: convs {tuned['conv_gflop']:.2f} GFLOP, tuned {tuned['conv_ms']:.1f} ms "
                              f"({tuned['gflops']:.0f} GFLOP/s), reused-224 configs "
                              f"{reused['conv_ms'] / tuned['conv_ms']:.2f}x the tuned latency")
+    if t.get("a1_whole_network"):
+        lines.append("A1 ResNet-18 end to end (hand schedules, 1 thread): " + ", ".join(
+            f"{int(r['resolution'])}px {r['ms']:.1f} ms ({r['gflops']:.0f} GFLOP/s)" for r in t["a1_whole_network"]))
+    if t.get("a1_vta"):
+        res = sorted({r["resolution"] for r in t["a1_vta"]})
+        for arm in ("per_resolution", "reused_224"):
+            sel = [r for r in t["a1_vta"] if r["arm"] == arm and "cycles" in r]
+            cyc = {x: sum(r["cycles"] * r["count"] for r in sel if r["resolution"] == x) for x in res}
+            macs = {x: sum(r["macs"] * r["count"] for r in sel if r["resolution"] == x) for x in res}
+            lines.append(f"A1 VTA ({arm} tiles): MACs per cycle " + ", ".join(
+                f"{int(x)}px {macs[x] / cyc[x]:.0f}" for x in res if cyc[x]))
     if t.get("a1_tuning_cost"):
         cold = np.median([r["cold_trials_to_95"] for r in t["a1_tuning_cost"]])
         warm = np.median([r["warm_trials_to_95"] for r in t["a1_tuning_cost"]])

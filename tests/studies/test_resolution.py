@@ -1,0 +1,61 @@
+"""Study A's pieces: the nearest legal config rule, ResNet-18's layer table per resolution, the
+bootstrap interval, and the A2 accuracy table on a tiny setting."""
+import numpy as np
+import pytest
+
+from workbench.studies import resolution as rs
+
+
+def test_nearest_divisor():
+    assert rs.nearest_divisor(56, 14) == 14
+    assert rs.nearest_divisor(50, 14) == 10        # divisors 1 2 5 10 25 50
+    assert rs.nearest_divisor(13, 7) == 13 or rs.nearest_divisor(13, 7) == 1
+    assert rs.nearest_divisor(12, 5) == 4          # 4 and 6 tie: the smaller
+    with pytest.raises(ValueError):
+        rs.nearest_divisor(0, 3)
+
+
+def test_reuse_config_keeps_legal_knobs_and_moves_the_rest():
+    l224 = next(l for l in rs.resnet18_layers(224) if l.name == "layer1.0.conv1")
+    l200 = next(l for l in rs.resnet18_layers(200) if l.name == "layer1.0.conv1")
+    t224, t200 = rs.conv_task(l224), rs.conv_task(l200)
+    cfg = t224.space.from_values({"tile_oc": [-1, 16], "tile_ow": [-1, 14], "tile_ic": [-1, 8],
+                                  "unroll_kw": 1})
+    moved = rs.reuse_config(cfg, t200).values()
+    assert moved == {"tile_oc": [-1, 16], "tile_ow": [-1, 10], "tile_ic": [-1, 8], "unroll_kw": 1}
+    same = rs.reuse_config(cfg, t224)
+    assert same.index == cfg.index
+
+
+def test_resnet18_layers_per_resolution():
+    at224 = {l.name: l for l in rs.resnet18_layers(224)}
+    assert len(at224) == 11 and at224["layer1.0.conv1"].count == 4
+    total = sum(l.flops * l.count for l in at224.values())
+    assert total == pytest.approx(2 * 1.81e9, rel=0.01)          # 1.81 GMAC at 224
+    at200 = {l.name: l.out_size for l in rs.resnet18_layers(200)}
+    assert (at200["conv1"], at200["layer1.0.conv1"], at200["layer2.0"], at200["layer3.0"],
+            at200["layer4.0"]) == (100, 50, 25, 13, 7)
+
+
+def test_bootstrap_ci_brackets_the_mean():
+    correct = np.r_[np.ones(80), np.zeros(20)]
+    lo, hi = rs.bootstrap_ci(correct, 500)
+    assert lo < 0.8 < hi and hi - lo < 0.2
+    assert rs.bootstrap_ci(np.ones(10), 100) == (1.0, 1.0)
+
+
+def test_accuracy_study_tiny():
+    config = rs.ResolutionConfig(resolutions=(224,), face_models=("mtcnn_rnet",), details=(6, 24),
+                                 qualities=(50,), crops=(1.0,), bootstrap=100)
+    rows = rs.accuracy_study(config, progress=False)
+    by = {(r["axis"], r["value"]): r for r in rows}
+    assert by[("detail", 24)]["accuracy"] > 0.9          # the pretrained RNet tells faces apart
+    assert by[("detail", 6)]["accuracy"] < by[("detail", 24)]["accuracy"]
+    assert by[("detail", 6)]["bytes_mean"] < by[("detail", 24)]["bytes_mean"]
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="reference"):
+        rs.ResolutionConfig(resolutions=(128, 160))
+    with pytest.raises(ValueError, match="unknown face model"):
+        rs.ResolutionConfig(face_models=("vgg",))
