@@ -27,6 +27,7 @@ import pickle
 import shutil
 import tempfile
 import time
+import weakref
 from dataclasses import asdict, dataclass, field, replace
 
 from . import jobs
@@ -98,6 +99,8 @@ class _Measure:
         self.options = replace(options or MeasureOptions(), **kwargs)
         self._prepared: set = set()
         self._ref_dir = tempfile.mkdtemp(prefix="wb-tune-ref-")
+        # removed at close(), or when this object is collected / the interpreter exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._ref_dir, True)
 
     def describe(self) -> dict:
         """What the log records about how candidates were measured."""
@@ -146,7 +149,7 @@ class _Measure:
         return results
 
     def close(self):
-        shutil.rmtree(self._ref_dir, ignore_errors=True)
+        self._cleanup()
 
     def __enter__(self):
         return self
