@@ -24,7 +24,8 @@ ap.add_argument("--image", type=int, default=224)
 ap.add_argument("--models", nargs="+", default=["resnet18", "mobilenet_v2", "dcgan"])
 ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
 ap.add_argument("--log", default=None, help="tuning log: also measure the tuned network")
-opts = ap.parse_args()
+ap.add_argument("--tune", type=int, default=0, metavar="N",
+                help="first tune every conv task of each model for N trials into --log")
 
 
 def export(model, x) -> bytes:
@@ -36,51 +37,65 @@ def export(model, x) -> bytes:
     return buf.getvalue()
 
 
-lat_rows, mem_rows, fuse_rows = [], [], []
-for name in opts.models:
-    model, xt = models.make(name, seed=0, image=opts.image)
-    x = xt.numpy()
-    onnx_bytes = export(model, xt)
-    t0 = time.perf_counter()
-    g = graph.from_onnx(onnx_bytes)
-    opt = graph.optimize(g)
-    mod = graph.build(opt)
-    build_s = time.perf_counter() - t0
-    unfused = graph.build(graph.optimize(g, fuse=False))
-    tuned = graph.build(opt, log=opts.log) if opts.log else None
-    sessions = {}
-    for t in opts.threads:
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = t, 1
-        sessions[t] = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
-    expected = sessions[opts.threads[0]].run(None, {"input": x})[0]
-    err = float(np.abs(mod.run({"input": x})["output"] - expected).max())
-    for t in opts.threads:
-        base = median_time(lambda: sessions[t].run(None, {"input": x}))   # onnxruntime first
-        torch.set_num_threads(t)
-        with torch.no_grad():
-            eager = median_time(lambda: model(xt))
-        mod.num_threads = unfused.num_threads = t
-        ours = median_time(lambda: mod.run({"input": x}))
-        ours_unfused = median_time(lambda: unfused.run({"input": x}))
-        row = [name, t, f"{base * 1e3:.2f}", f"{base / eager:.2f}", f"{base / ours:.2f}"]
-        if tuned is not None:
-            tuned.num_threads = t
-            row.append(f"{base / median_time(lambda: tuned.run({'input': x})):.2f}")
-        lat_rows.append(row + [f"{ours * 1e3:.2f}", f"{err:.1e}"])
-        fuse_rows.append([name, t, len(unfused.steps), len(mod.steps), f"{ours_unfused * 1e3:.2f}",
-                          f"{ours * 1e3:.2f}", f"{ours_unfused / ours:.2f}x"])
-    mem_rows.append([name, len(opt.ops()), f"{mod.plan.no_reuse_bytes / 2**20:.2f}",
-                     f"{mod.plan.peak_bytes / 2**20:.2f}",
-                     f"{mod.plan.no_reuse_bytes / mod.plan.peak_bytes:.2f}x", f"{build_s:.1f}"])
+def main(opts):
+    lat_rows, mem_rows, fuse_rows, tune_rows = [], [], [], []
+    for name in opts.models:
+        model, xt = models.make(name, seed=0, image=opts.image)
+        x = xt.numpy()
+        onnx_bytes = export(model, xt)
+        t0 = time.perf_counter()
+        g = graph.from_onnx(onnx_bytes)
+        opt = graph.optimize(g)
+        mod = graph.build(opt)
+        build_s = time.perf_counter() - t0
+        unfused = graph.build(graph.optimize(g, fuse=False))
+        if opts.tune:
+            if not opts.log:
+                raise SystemExit("--tune needs --log")
+            t1 = time.perf_counter()
+            spent = graph.tune_graph(opt, opts.log, n_trial=opts.tune)
+            tune_rows.append([name, len(spent), opts.tune, f"{time.perf_counter() - t1:.0f}"])
+        tuned = graph.build(opt, log=opts.log) if opts.log else None
+        sessions = {}
+        for t in opts.threads:
+            so = ort.SessionOptions()
+            so.intra_op_num_threads, so.inter_op_num_threads = t, 1
+            sessions[t] = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
+        expected = sessions[opts.threads[0]].run(None, {"input": x})[0]
+        err = float(np.abs(mod.run({"input": x})["output"] - expected).max())
+        for t in opts.threads:
+            base = median_time(lambda: sessions[t].run(None, {"input": x}))   # onnxruntime first
+            torch.set_num_threads(t)
+            with torch.no_grad():
+                eager = median_time(lambda: model(xt))
+            mod.num_threads = unfused.num_threads = t
+            ours = median_time(lambda: mod.run({"input": x}))
+            ours_unfused = median_time(lambda: unfused.run({"input": x}))
+            row = [name, t, f"{base * 1e3:.2f}", f"{base / eager:.2f}", f"{base / ours:.2f}"]
+            if tuned is not None:
+                tuned.num_threads = t
+                row.append(f"{base / median_time(lambda: tuned.run({'input': x})):.2f}")
+            lat_rows.append(row + [f"{ours * 1e3:.2f}", f"{err:.1e}"])
+            fuse_rows.append([name, t, len(unfused.steps), len(mod.steps), f"{ours_unfused * 1e3:.2f}",
+                              f"{ours * 1e3:.2f}", f"{ours_unfused / ours:.2f}x"])
+        mem_rows.append([name, len(opt.ops()), f"{mod.plan.no_reuse_bytes / 2**20:.2f}",
+                         f"{mod.plan.peak_bytes / 2**20:.2f}",
+                         f"{mod.plan.no_reuse_bytes / mod.plan.peak_bytes:.2f}x", f"{build_s:.1f}"])
 
-header = ["model", "threads", "onnxruntime ms", "torch eager (x ort)", "ours fallback (x ort)"]
-if opts.log:
-    header.append("ours tuned (x ort)")
-table(f"Batch-1 latency, {opts.image}x{opts.image} images (speed relative to onnxruntime: "
-      ">1 is faster)", header + ["ours ms", "max |ours - ort|"], lat_rows)
-table("Activation memory (MiB): every intermediate in its own buffer vs liveness planning",
-      ["model", "graph ops", "no reuse", "planned", "saving", "import+optimize+build s"], mem_rows)
-table("Fusion gain, same schedules (TVM paper: 1.2-2x)",
-      ["model", "threads", "kernels unfused", "kernels fused", "unfused ms", "fused ms", "gain"],
-      fuse_rows)
+    header = ["model", "threads", "onnxruntime ms", "torch eager (x ort)", "ours fallback (x ort)"]
+    if opts.log:
+        header.append("ours tuned (x ort)")
+    table(f"Batch-1 latency, {opts.image}x{opts.image} images (speed relative to onnxruntime: "
+          ">1 is faster)", header + ["ours ms", "max |ours - ort|"], lat_rows)
+    table("Activation memory (MiB): every intermediate in its own buffer vs liveness planning",
+          ["model", "graph ops", "no reuse", "planned", "saving", "import+optimize+build s"], mem_rows)
+    table("Fusion gain, same schedules (TVM paper: 1.2-2x)",
+          ["model", "threads", "kernels unfused", "kernels fused", "unfused ms", "fused ms", "gain"],
+          fuse_rows)
+    if tune_rows:
+        table("Tuning budget (XGBTuner, transfer between a model's conv tasks)",
+              ["model", "tasks", "trials per task", "wall s"], tune_rows)
+
+
+if __name__ == "__main__":     # the tuner's measurement workers import this file: only run as a script
+    main(ap.parse_args())

@@ -3,6 +3,7 @@ hand-built programs of accel/programs, serial vs virtual-threaded.
 
     python benchmarks/vta_compile.py            # all layers C2-C11
     python benchmarks/vta_compile.py --layers C2 C9
+    python benchmarks/vta_compile.py --tune 16      # plus the XGBoost tuner on the simulator
 
 Per layer, on the timing simulator of the default configuration (accel/configs/default.json):
 - hand: accel.programs.conv2d with its own tile choice, 1 and 2 threads;
@@ -134,6 +135,24 @@ def exact(env, wl, prog, data, kernel, ref) -> bool:
     return bool(np.array_equal(unpack_nchw(res.outputs["res"]), ref))
 
 
+def xgb_tune(env, wl, n_trial) -> list:
+    """XGBTuner (knob features) over kernels.conv2d.vta_template, cost = simulated seconds."""
+    from workbench import tune
+    from workbench.tune.vta_measure import SimulatorMeasure, vta_task
+    t0 = time.perf_counter()
+    task = vta_task(kernels.conv2d.vta_template, (wl.batch, wl.in_filter, wl.height, wl.width,
+                                                  wl.out_filter, wl.kernel, wl.stride, wl.pad), env)
+    with SimulatorMeasure(env) as measure:
+        tuner = tune.XGBTuner(task, feature_type="knob", seed=0)
+        tuner.target = measure.target
+        tuner.tune(n_trial=n_trial, measure=measure)
+    cfg = task.space.get(tuner.best_index)
+    knobs = {k: (v[-1] if isinstance(v, (tuple, list)) else v) for k, v in cfg.values().items()}
+    cycles = round(tuner.best_cost * env.HW_FREQ * 1e6)
+    return [f"{cycles:,}", str(knobs)[:90], tuner.trials_to_reach(0.95),
+            f"{time.perf_counter() - t0:.0f}"]
+
+
 def describe(k) -> str:
     nt = "oc2" if k.get("oc_nthread") == 2 else "h2" if k.get("h_nthread") == 2 else \
         "db" if k.get("double_buffer") else "1"
@@ -143,11 +162,13 @@ def describe(k) -> str:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", nargs="*", default=list(workloads.OFFLOADED))
+    ap.add_argument("--tune", type=int, default=0, metavar="N",
+                    help="also run the XGBoost tuner for N trials per layer on the simulator")
     opts = ap.parse_args(argv)
     env = vta.Env.default()
     rng = np.random.default_rng(0)
     start = time.perf_counter()
-    rows, util_rows, summary = [], [], []
+    rows, util_rows, summary, xgb_rows = [], [], [], []
     for name in opts.layers:
         wl = workloads.RESNET18[name]
         data = rng.integers(-128, 128, (wl.batch, wl.in_filter, wl.height, wl.width), np.int8)
@@ -179,6 +200,9 @@ def main(argv=None):
                           f"{dram_bytes(hand_st[2]) / 1e6:.2f}",
                           f"{dram_bytes(top[1]) / 1e6:.2f}"])
         summary.append((hand_st, dflt, best, top, ok))
+        if opts.tune:
+            xgb_rows.append([name, f"{hand_st[2].cycles:,}", f"{top[1].cycles:,}",
+                             *xgb_tune(env, wl, opts.tune)])
         print(f"  {name}: done ({time.perf_counter() - start:.0f} s)", flush=True)
     table(f"ResNet-18 conv layers on VTA ({env}): simulated cycles",
           ["layer", "hand 1t", "hand 2t", "default 1t", "default vt", "tuned 1t", "tuned vt",
@@ -200,6 +224,11 @@ def main(argv=None):
     worse = [n for n, s in zip(opts.layers, summary) if s[3][1].cycles > s[1][2][1].cycles]
     print(f"tuned slower than hand 2t on: {', '.join(slower) or 'no layer'}")
     print(f"tuned slower than default vt on: {', '.join(worse) or 'no layer'}")
+    if xgb_rows:
+        table(f"XGBoost tuner on the timing simulator, {opts.tune} trials per layer (template "
+              "knobs: tiles and virtual threads)",
+              ["layer", "hand 2t", "sweep best", "xgb best", "xgb config", "trials to 95%",
+               "tuning s"], xgb_rows)
     print(f"bit-exact on every layer: {'yes' if all(s[4] for s in summary) else 'NO'}")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
 

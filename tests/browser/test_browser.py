@@ -35,8 +35,9 @@ _MODELS = """(() => { const vals = x => !x ? [] : (typeof x.values === 'function
   try { for (const v of window.Bokeh.index.values()) if (v && v.model) docs.add(v.model.document); } catch (e) {}
   const out = []; for (const d of docs) if (d) out.push(...vals(d._all_models)); return out; })()"""
 _CDS_LEN = """([col, other]) => { let best = -1;
-  for (const m of %s) { const d = m.data;
-    if (d && d.get && d.get(col) && d.get(other)) best = Math.max(best, d.get(col).length); }
+  for (const m of %s) { const d = m.type === 'ColumnDataSource' ? m.data : null; if (!d) continue;
+    const get = k => d instanceof Map ? d.get(k) : d[k];
+    if (get(col) && get(other)) best = Math.max(best, get(col).length); }
   return best; }""" % _MODELS
 
 
@@ -46,7 +47,7 @@ def open_and_run(page, server, notebook: str, errors: list):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server.url(notebook), timeout=WAIT_MS)
     page.wait_for_function("() => !!window.jupyterapp", timeout=WAIT_MS)
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=WAIT_MS)
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(state="attached", timeout=WAIT_MS)
     page.wait_for_function(_KERNEL_IDLE, timeout=WAIT_MS)
     # fire and forget: returning the promise would block evaluate() until every cell ran
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
@@ -63,8 +64,9 @@ def assert_clean(page, errors: list):
 
 
 def canvases(page) -> int:
-    page.locator(".bk-Canvas canvas").first.wait_for(timeout=WAIT_MS)
-    return page.locator(".bk-Canvas canvas").count()
+    """Bokeh canvases drawn with a size (Playwright's CSS selectors pierce Bokeh's shadow DOM)."""
+    page.locator(".bk-Canvas canvas:visible").first.wait_for(timeout=WAIT_MS)
+    return page.locator(".bk-Canvas canvas:visible").count()
 
 
 def shot(page, locator, name):

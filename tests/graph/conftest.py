@@ -41,3 +41,18 @@ def model_zoo():
             cache[name] = (onnx_bytes, xs, run_onnxruntime(onnx_bytes, xs))
         return cache[name]
     return get
+
+
+@pytest.fixture(scope="session")
+def built_model(model_zoo):
+    """name -> (optimized graph, GraphModule), built once per session."""
+    from workbench import graph
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            onnx_bytes, _, _ = model_zoo(name)
+            g = graph.optimize(graph.from_onnx(onnx_bytes))
+            cache[name] = (g, graph.build(g))
+        return cache[name]
+    return get

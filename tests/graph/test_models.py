@@ -12,10 +12,9 @@ RTOL, ATOL = 1e-3, 1e-4
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "dcgan"])
-def test_model_matches_onnxruntime(name, model_zoo):
+def test_model_matches_onnxruntime(name, model_zoo, built_model):
     onnx_bytes, x, expected = model_zoo(name)
-    g = graph.optimize(graph.from_onnx(onnx_bytes))
-    mod = graph.build(g)
+    g, mod = built_model(name)
     out = mod.run({"input": x})
     assert list(out) == ["output"]
     np.testing.assert_allclose(out["output"], expected, rtol=RTOL, atol=ATOL)
@@ -48,9 +47,9 @@ def test_from_onnx_path_and_from_torch(model_zoo, tmp_path):
     assert g1["output"].shape == (1, 3, 64, 64)
 
 
-def test_profile_is_printable(model_zoo):
+def test_profile_is_printable(model_zoo, built_model):
     onnx_bytes, x, _ = model_zoo("dcgan")
-    mod = graph.build(graph.optimize(graph.from_onnx(onnx_bytes)))
+    _, mod = built_model("dcgan")
     prof = mod.time({"input": x}, repeat=1, min_time=0.0)
     text = str(prof)
     assert "latency" in text and "share" in text

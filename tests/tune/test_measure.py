@@ -67,3 +67,10 @@ def test_workers_recycled():
             assert m.measure_batch(task, [i])[0].ok
             pids.append(m._runner.proc.pid)
     assert len(set(pids)) >= 2          # a fresh runner process every 2 candidates
+
+
+def test_early_stopping():
+    task = tune.Task(faulty_template, args=(16,))
+    opts = tune.MeasureOptions(number=1, repeat=1, n_parallel=1)
+    tuner = tune.GridTuner(task).tune(len(MODES), measure_option=opts, batch_size=1, early_stopping=2)
+    assert tuner.best_index == 0 and tuner.trials_done == 3       # ok, wrong, reject: no gain in 2

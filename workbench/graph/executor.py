@@ -47,6 +47,7 @@ class GraphModule:
         self.plan = plan
         self.build_time = build_time
         self._buffers = plan.allocate()
+        self._bind()
 
     @property
     def num_threads(self) -> int:
@@ -80,51 +81,73 @@ class GraphModule:
             vals[name] = a
         return vals
 
-    def _execute(self, vals: dict, timings: list | None = None) -> dict:
-        bufs = self._buffers
+    def _bind(self):
+        """Every kernel's argument pointers, resolved once: activations live in the planned
+        buffers, inputs are copied into buffers of their own, constants are fixed, so a run is
+        one ctypes call per kernel (Kernel's argument checks ran here, once per array)."""
+        from ..codegen import engine
+        self._inputs = {i: np.empty(self.graph[i].shape, self.graph[i].dtype)
+                        for i in self.graph.inputs}
+        self._bound = []
         for st in self.steps:
-            args = [vals[src] if kind == "value" else src for kind, src in st.sources]
-            out = bufs[st.name]
-            args.append(out)
-            if timings is None:
-                st.kernel(*args)
-            else:
+            args = [(self._inputs.get(src) if src in self._inputs else self._buffers[src])
+                    if kind == "value" else src for kind, src in st.sources]
+            args.append(self._buffers[st.name])
+            k = st.kernel
+            direct = not (k._gomp and engine.needs_helper_thread())
+            self._bound.append((k, tuple(k._pointers(args)), args, direct))
+
+    def _execute(self, timings: list | None = None) -> None:
+        for k, ptrs, args, direct in self._bound:
+            if timings is not None:
                 t0 = time.perf_counter()
-                st.kernel(*args)
+            if direct:
+                status = k._cfunc(*ptrs, k._num_threads)
+                if status:
+                    k._raise_status(status)
+            else:
+                k(*args)
+            if timings is not None:
                 timings.append(time.perf_counter() - t0)
-            vals[st.name] = out
-        return vals
+
+    def _load(self, inputs: dict) -> None:
+        for name, a in self._check_inputs(inputs).items():
+            np.copyto(self._inputs[name], a)
+
+    def _value(self, name):
+        return self._inputs[name] if name in self._inputs else self._buffers[name]
 
     def run(self, inputs: dict) -> dict:
-        vals = self._check_inputs(inputs)
-        vals = self._execute(vals)
-        return {o: (vals[o].copy() if o in self._buffers else vals[o]) for o in self.graph.outputs}
+        self._load(inputs)
+        self._execute()
+        return {o: self._value(o).copy() for o in self.graph.outputs}
 
     def time(self, inputs: dict | None = None, repeat: int = 5, min_time: float = 0.2) -> "Profile":
-        """Whole-network latency (median of `repeat` runs of >= min_time s each) and a per-layer
-        profile from the same calls."""
+        """Whole-network latency (median of `repeat` batches of runs lasting >= min_time s each),
+        and a per-layer profile measured in separate runs (so its timers do not count)."""
         if inputs is None:
             rng = np.random.default_rng(0)
             inputs = {i: rng.standard_normal(self.graph[i].shape).astype(self.graph[i].dtype)
                       for i in self.graph.inputs}
-        vals0 = self._check_inputs(inputs)
-        self._execute(dict(vals0))                      # warm up
-        runs, per_layer = [], []
+        self._load(inputs)
+        self._execute()                                 # warm up
+        runs = []
         for _ in range(repeat):
             n, t0 = 0, time.perf_counter()
-            layer = np.zeros(len(self.steps))
             while True:
-                timings: list = []
-                self._execute(dict(vals0), timings)
-                layer += timings
+                self._execute()
                 n += 1
                 if time.perf_counter() - t0 >= min_time:
                     break
             runs.append((time.perf_counter() - t0) / n)
-            per_layer.append(layer / n)
-        best = int(np.argsort(runs)[len(runs) // 2])
+        per_layer = []
+        for _ in range(repeat):
+            timings: list = []
+            self._execute(timings)
+            per_layer.append(timings)
+        layer = np.median(np.array(per_layer), axis=0)
         return Profile(float(np.median(runs)), [
-            (st.describe(), st.shape, float(t), st.flops) for st, t in zip(self.steps, per_layer[best])],
+            (st.describe(), st.shape, float(t), st.flops) for st, t in zip(self.steps, layer)],
             self.num_threads)
 
 
@@ -148,6 +171,13 @@ class Profile:
 
     def top(self, k: int = 5) -> list:
         return sorted(self.layers, key=lambda r: -r[2])[:k]
+
+    def records(self) -> list:
+        """One dict per kernel (name, shape, seconds, share, gflops): for a table or a plot."""
+        total = sum(t for _, _, t, _ in self.layers) or 1.0
+        return [dict(name=n, shape=tuple(sh), seconds=t, share=t / total,
+                     gflops=(fl / t / 1e9 if fl and t > 0 else None))
+                for n, sh, t, fl in self.layers]
 
 
 def node_flops(g: Graph, n) -> int:

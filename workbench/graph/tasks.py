@@ -69,3 +69,25 @@ def tuned_knobs(log, g: Graph, anchor_name: str, cache: dict) -> dict:
             "oc_bn": cfg["tile_oc"].size[-1], "ow_bn": cfg["tile_ow"].size[-1],
             "ic_bn": cfg["tile_ic"].size[-1], "unroll_kw": bool(cfg["unroll_kw"].val)}
     return cache[args]
+
+
+def tune_graph(g: Graph, log: str, n_trial: int = 32, target=None, *, early_stopping=None,
+               measure=None, progress: bool = True) -> dict:
+    """Tune every task of `g` (extract_tasks) with XGBTuner into `log`, each task's cost model
+    seeded with the records of the tasks tuned before it (AutoTVM's transfer learning; the tasks
+    share one template). Resumable: trials already in `log` count. Returns {workload: seconds}."""
+    import os
+    import time
+    tune = _tune()
+    tasks = extract_tasks(g, target)
+    spent = {}
+    for k, task in enumerate(tasks):
+        t0 = time.perf_counter()
+        transfer = log if k and os.path.exists(log) else None
+        callbacks = [tune.progress_bar(n_trial, desc=f"task {k + 1}/{len(tasks)}")] if progress \
+            else []
+        tune.XGBTuner(task, transfer=transfer).tune(n_trial=n_trial, log=log, measure=measure,
+                                                    early_stopping=early_stopping,
+                                                    callbacks=callbacks)
+        spent[task.workload_key] = time.perf_counter() - t0
+    return spent

@@ -17,7 +17,7 @@ from ..ir import dtype as dt
 from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.simplify import _lin_bounds, bounds, linear, simplify_expr
-from ..ir.visitor import LoopRanges, StmtMutator, StmtVisitor, contains, substitute, uses_var
+from ..ir.visitor import LoopRanges, StmtMutator, StmtVisitor, contains, find_all, substitute, uses_var
 
 
 class BoundsError(IndexError):
@@ -26,6 +26,7 @@ class BoundsError(IndexError):
 
 def bounds_check(s: S.Stmt, loop_stage: dict | None = None, checks: bool = True) -> S.Stmt:
     c = _Collect(loop_stage or {}, checks)
+    c.stored = {n.buffer for n in find_all(s, lambda n: type(n) is S.BufferStore)}
     c.visit(s)
     if not c.placed:
         return s
@@ -111,6 +112,7 @@ class _Collect(LoopRanges, StmtVisitor):
         self.exact: list = []           # per enclosing loop: constant min and extent
         self.stmt = None                # the statement being checked
         self.placed: dict = {}          # id(For) | id(stmt) | None -> [(cond, message)]
+        self.stored: set = set()        # buffers the function writes
         self.seen: set = set()
 
     # -- traversal ---------------------------------------------------------------------------------
@@ -199,8 +201,10 @@ class _Collect(LoopRanges, StmtVisitor):
         lo_e = hi_e = idx
         guard = list(conds)
         place = None
-        if contains(idx, lambda n: type(n) is E.BufferLoad) or \
-                any(contains(c, lambda n: type(n) is E.BufferLoad) for c in guard):
+        # a check that loads from a buffer the function writes must run where the access does;
+        # one that loads only inputs (a gather's index array) hoists like any other
+        written = lambda n: type(n) is E.BufferLoad and n.buffer in self.stored  # noqa: E731
+        if contains(idx, written) or any(contains(c, written) for c in guard):
             place = id(self.stmt) if self.stmt is not None else None
             anchor = "stmt"
         else:

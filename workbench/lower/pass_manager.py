@@ -107,8 +107,8 @@ class Pipeline:
                 raise
             if not isinstance(out, PrimFunc):
                 raise TypeError(f"pass {step.name!r} returned {type(out).__name__}, not a PrimFunc")
-            func = out
-            history.append((step.name, func.body))
+            history.append((step.name, out.body))
+            func = replace(out, history=tuple(history))
             if ctx.verify:
                 verify(func, f"pass {step.name!r}")
             if step.name == stop_after:

@@ -248,15 +248,12 @@ class DaskMeasure(_Measure):
                 stuck.append(f)
                 out.append({"error_no": int(timeout_code),
                             "error_msg": f"no answer within {timeout:g} s; task cancelled"})
-        if stuck:
-            where = self.client.who_has(stuck)
-            processing = self.client.processing()
+        if stuck:     # a hung task holds its worker: cancel it and restart that worker
             keys = {f.key for f in stuck}
-            busy = [w for w, ks in processing.items() if keys & set(ks)]
+            busy = [w for w, ks in self.client.processing().items() if keys & set(ks)]
             self.client.cancel(stuck)
             if busy:
                 self.client.restart_workers(busy)
-            del where
         return out
 
     def _builds(self, job_list):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
 
@@ -54,9 +55,13 @@ class Tuner:
 
     def resume(self, records: list):
         """Mark logged configs of this task visited and learn from them."""
-        idx, res = [], []
+        idx, res, skipped = [], [], 0
         for r in records:
-            cfg = _config_of(self.task, r)
+            try:
+                cfg = _config_of(self.task, r)
+            except (ValueError, KeyError, TypeError):   # the template's knobs changed since
+                skipped += 1
+                continue
             if cfg.index in self.visited:
                 continue
             cost = record_cost(r)
@@ -65,6 +70,9 @@ class Tuner:
             idx.append(cfg.index)
             res.append(MeasureResult(cfg.index, tuple(rr.get("costs") or ()), rr.get("error_no", 8),
                                      rr.get("error_msg", ""), timestamp=r.get("timestamp", 0.0)))
+        if skipped:
+            warnings.warn(f"{skipped} logged record(s) of {self.task.name} name configs its space no "
+                          "longer has (the template changed); they are ignored", stacklevel=3)
         if idx:
             self.update(idx, res)
         return len(idx)

@@ -225,16 +225,9 @@ class ScheduleExplorer(W.VBox):
         self._measure()
 
     def _update_steps(self):
+        """Step list, undo/redo state, diff choices and script (main thread: user actions)."""
         sess = self.session
-        rows = []
-        for k, t in enumerate(sess.history):
-            line = "start (default schedule)" if k == 0 else t.steps[-1].to_python()
-            r = sess.cached(t)
-            perf = f" — {r.gflops:.2f} GFLOP/s" if r is not None and r.gflops else ""
-            style = "font-weight:700;background:#eef5ff" if k == sess.position else \
-                ("color:#999" if k > sess.position else "")
-            rows.append(f'<div style="{style}"><code>{k:>2}</code> {esc(line)}{perf}</div>')
-        self.steps_html.value = f'<div style="font-size:12px;max-height:180px;overflow:auto">{"".join(rows)}</div>'
+        self._update_step_list()
         self.btn["undo"].disabled = not sess.can_undo
         self.btn["redo"].disabled = not sess.can_redo
         labels = [(f"step {k}", k) for k in range(len(sess.history))]
@@ -245,6 +238,19 @@ class ScheduleExplorer(W.VBox):
             d.observe(lambda _c: self._show_diff(), "value")
         self._show_diff()
         self.script_html.value = highlight(self._script_text())
+
+    def _update_step_list(self):
+        """Only the step list HTML (safe from the measuring thread)."""
+        sess = self.session
+        rows = []
+        for k, t in enumerate(sess.history):
+            line = "start (default schedule)" if k == 0 else t.steps[-1].to_python()
+            r = sess.cached(t)
+            perf = f" — {r.gflops:.2f} GFLOP/s" if r is not None and r.gflops else ""
+            style = "font-weight:700;background:#eef5ff" if k == sess.position else \
+                ("color:#999" if k > sess.position else "")
+            rows.append(f'<div style="{style}"><code>{k:>2}</code> {esc(line)}{perf}</div>')
+        self.steps_html.value = f'<div style="font-size:12px;max-height:180px;overflow:auto">{"".join(rows)}</div>'
 
     def _script_text(self) -> str:
         wl = self.session.workload
@@ -382,7 +388,7 @@ class ScheduleExplorer(W.VBox):
     def _measure(self):
         trace = self.session.trace
         hit = self.session.cached(trace)
-        if hit is not None and (hit.seconds is not None or hit.error):
+        if hit is not None and ((hit.seconds is not None and not hit.preliminary) or hit.error):
             self._show_result(hit)
             return
         self.busy = True
@@ -392,8 +398,12 @@ class ScheduleExplorer(W.VBox):
         self._worker.submit(self._measure_job, trace, t0)
 
     def _measure_job(self, generation, trace, t0):
+        def first(res):
+            if generation == self._worker.generation:
+                self.timings["first_point"] = time.perf_counter() - t0
+                self._show_result(res)
         try:
-            res = self.session.evaluate(trace, measure=self.measure)
+            res = self.session.evaluate(trace, measure=self.measure, on_first=first)
         except Exception as e:          # never let a worker die silently
             res = StepResult(trace, error=f"{type(e).__name__}: {e}")
         if generation != self._worker.generation:
@@ -413,13 +423,15 @@ class ScheduleExplorer(W.VBox):
             check = badge("✓ matches numpy", "#2e7d32") if res.correct else \
                 (badge("✗ differs from numpy", "#c0392b") if res.correct is False else "")
             pred = f" · cost model {res.predicted:.2f}" if res.predicted is not None else ""
+            if res.preliminary:
+                pred += ' <span style="color:#888">(one call; timing repeats…)</span>'
             self.status.value = (
                 f'<div style="font-size:13px"><b>step {self.session.position}</b> {check} '
                 f'<b style="font-size:15px">{res.gflops:.2f} GFLOP/s</b> ({res.seconds * 1e3:.3f} ms){pred}'
                 f' <span style="color:#888">· max |err| {res.max_abs_err:.2g} · lower '
                 f'{res.lower_s * 1e3:.0f} ms · build {res.build_s * 1e3:.0f} ms</span></div>')
         self._update_chart()
-        self._update_steps()
+        self._update_step_list()
 
     def _update_chart(self):
         rows = [(k, r) for k, r in self.session.results() if r.gflops is not None]

@@ -57,6 +57,8 @@ class TrialRecord:
         """From a dict (log line) or an object with attributes (a tuner's result)."""
         d = obj if isinstance(obj, dict) else {k: getattr(obj, k) for k in dir(obj)
                                                  if not k.startswith("_") and not callable(getattr(obj, k))}
+        if isinstance(d.get("result"), dict) and isinstance(d.get("config"), dict):
+            d = _from_tune_record(d, flops)
 
         def pick(key, default=None):
             for name in _ALIASES[key]:
@@ -87,6 +89,51 @@ class TrialRecord:
                            None if gflops is None or error else float(gflops),
                            None if cost is None else float(cost), error, kind,
                            float(pick("timestamp", 0.0)), None if pred is None else float(pred), extra)
+
+
+def _from_tune_record(d: dict, flops: float | None) -> dict:
+    """workbench.tune's log record (version wb-tune/1) in this module's field names:
+    config {"index", "entity": [[knob, kind, value], ...]}, result {"costs", "error_no",
+    "error_name", "error_msg"}; GFLOP/s from the task's FLOP count (rebuilt from the workload)."""
+    cfg, res = d["config"], d["result"]
+    knobs = {e[0]: e[2] for e in cfg.get("entity", []) if len(e) >= 3} if "entity" in cfg else cfg
+    ok = res.get("error_no", 1) == 0 and res.get("costs")
+    cost = float(np.median(res["costs"])) if ok else None
+    if flops is None and ok:
+        flops = task_flops(d.get("workload"))
+    out = {k: v for k, v in d.items() if k not in ("config", "result")}
+    out.update(config=knobs, cost=cost, run=d.get("run"), index=cfg.get("index", 0),   # else: file name
+               gflops=flops / cost / 1e9 if ok and flops else None,
+               error=None if ok else f"{res.get('error_name', 'ERROR')}: {res.get('error_msg', '')}".strip(": "),
+               error_kind=None if ok else res.get("error_name", "ERROR"))
+    if ok and not flops:
+        out["error"], out["error_kind"] = "no FLOP count for this workload", "NO_FLOPS"
+    return out
+
+
+_FLOPS_CACHE: dict = {}
+
+
+def task_flops(workload_key) -> float | None:
+    """FLOPs of a tune workload key '["kernels.matmul.cpu_template", [args]]' (None if the
+    template cannot be imported: generated tasks from a notebook's own compute)."""
+    if not workload_key:
+        return None
+    if workload_key in _FLOPS_CACHE:
+        return _FLOPS_CACHE[workload_key]
+    flops = None
+    try:
+        import importlib
+        name, args = json.loads(workload_key)
+        mod, _, attr = name.rpartition(".")
+        template = getattr(importlib.import_module(mod), attr)
+        from workbench import tune
+        flops = float(tune.Task(template, args=tuple(tuple(a) if isinstance(a, list) else a
+                                                     for a in args)).flop)
+    except Exception:       # an unknown workload shows errors in the dashboard, not a crash
+        flops = None
+    _FLOPS_CACHE[workload_key] = flops
+    return flops
 
 
 def _jsonable(v):

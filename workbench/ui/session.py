@@ -82,6 +82,7 @@ class StepResult:
     predicted: float | None = None
     error: str | None = None
     schedule_text: str = ""
+    preliminary: bool = False        # seconds/gflops are one call's, the median is coming
 
 
 class ExplorerSession:
@@ -241,15 +242,18 @@ class ExplorerSession:
             func = wb.lower(s, list(self.workload.args))
         return s, func, time.perf_counter() - t0
 
-    def evaluate(self, trace: Trace | None = None, *, measure: bool = True) -> StepResult:
+    def evaluate(self, trace: Trace | None = None, *, measure: bool = True, on_first=None) -> StepResult:
         """Lower, build, check and time `trace` (default: the current one). Never raises for a
-        failing schedule: the failure is in `StepResult.error`."""
+        failing schedule: the failure is in `StepResult.error`. `on_first(result)` is called
+        after the checking call with that one call's time (`preliminary` set), before the
+        repeated timing, so a UI can show a number at once and refine it."""
         trace = self.trace if trace is None else trace
         key = trace.to_json()
         hit = self._results.get(key)
-        if hit is not None and (hit.seconds is not None or hit.error or not measure):
+        if hit is not None and ((hit.seconds is not None and not hit.preliminary) or hit.error or not measure):
             return hit
         res = StepResult(trace)
+        self._results[key] = res                 # visible (in progress) to results() and charts
         try:
             s, func, res.lower_s = self.lower_text(trace)
             res.ir, res.schedule_text = str(func), str(s)
@@ -264,15 +268,22 @@ class ExplorerSession:
                 res.build_s = time.perf_counter() - t0
                 out = np.zeros(self.workload.output.shape, self.workload.output.dtype)
                 call = list(self.workload.inputs) + [out]
+                t0 = time.perf_counter()
                 kernel(*call)
+                first = time.perf_counter() - t0
                 exp = self.expected()
                 if exp is not None:
                     res.max_abs_err = float(np.max(np.abs(out.astype(np.float64) - exp))) if out.size else 0.0
                     scale = float(np.max(np.abs(exp))) if exp.size else 1.0
                     res.correct = bool(np.allclose(out, exp, rtol=1e-3, atol=1e-4 * max(scale, 1.0)))
+                if on_first is not None:
+                    res.seconds, res.gflops = first, self.workload.flops / max(first, 1e-9) / 1e9
+                    res.preliminary = True
+                    on_first(res)
                 tr = kernel.time(*call, repeat=self.repeat, min_time=self.min_time)
                 res.seconds = tr.median
                 res.gflops = self.workload.flops / tr.median / 1e9
+                res.preliminary = False
         except Exception as e:   # a bad schedule must show its error in the UI, never kill it
             res.error = f"{type(e).__name__}: {e}"
         self._results[key] = res

@@ -51,9 +51,22 @@ class TimelineData:
 
     @staticmethod
     def from_result(result) -> "TimelineData":
-        """From an accel SimResult (Simulator(env, functional=False).run(prog))."""
-        return TimelineData.from_events(result.events, result.stats.cycles, result.stats.freq_mhz,
-                                        result.program)
+        """From an accel SimResult (Simulator(env, functional=False).run(prog)). Reads the
+        simulator's raw event tuples into numpy columns; opcodes are looked up only for the
+        events that get drawn one by one (10^5 Event objects would cost seconds)."""
+        raw = result.schedule.raw_events      # (module, insn, start, end, kind, waited_on)
+        n = len(raw)
+        mod_idx = {m: k for k, m in enumerate(MODULES)}
+        mod = np.fromiter((mod_idx[r[0]] for r in raw), np.int8, n)
+        start = np.fromiter((r[2] for r in raw), np.int64, n)
+        order = np.lexsort((mod, start))
+        insn = np.fromiter((r[1] for r in raw), np.int64, n)[order]
+        data = TimelineData(mod[order], start[order], np.fromiter((r[3] for r in raw), np.int64, n)[order],
+                            np.fromiter((r[4] == "stall" for r in raw), bool, n)[order], insn,
+                            _Opcodes(result.program.insns, insn), [raw[k][5] for k in order],
+                            int(result.stats.cycles), int(result.stats.freq_mhz), result.program)
+        data.arrows = token_pairs(result.program.insns)
+        return data
 
     @staticmethod
     def from_chrome_trace(path) -> "TimelineData":
@@ -126,6 +139,30 @@ class TimelineData:
             d = self.end[sel] - self.start[sel]
             out[name] = (int(d[~self.stall[sel]].sum()), int(d[self.stall[sel]].sum()))
         return out
+
+
+class _Opcodes:
+    """opcodes[k]: the mnemonic of event k's instruction, computed on first use."""
+
+    def __init__(self, insns, insn_of_event):
+        self._insns, self._idx, self._cache = insns, insn_of_event, {}
+
+    def __len__(self):
+        return len(self._idx)
+
+    def __getitem__(self, k):
+        i = int(self._idx[k])
+        op = self._cache.get(i)
+        if op is None:
+            from accel.vta.disasm import mnemonic
+            op = self._cache[i] = mnemonic(self._insns[i])
+        return op
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+    def __eq__(self, other):
+        return list(self) == list(other)
 
 
 def _occupancy(s: np.ndarray, e: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -11,8 +11,9 @@ threads, lowered to a VTA Program.
     res = vta.Simulator(env).run(prog, {"A": a, "W": w})
 
 Pipeline (each step names itself in its errors):
-1. the core lowering up to ``simplify`` (bound inference, compute_at, loop nests);
-2. ``inject``: recognise DMA copies, the GEMM, its reset and ALU ops; the rest are host loops;
+1. the core lowering (bound inference, compute_at, loop nests, simplify) up to the
+   ``before_flatten`` phase, where
+2. ``vta_inject`` recognises DMA copies, the GEMM, its reset and ALU ops; the rest are host loops;
 3. ``allocate``: static SRAM addresses, one copy per virtual thread, capacity checks;
 4. ``codegen``: run the host loops, interleave virtual threads, record one op per intrinsic;
 5. ``sync``: dependency tokens between the load, compute and store queues;
@@ -36,28 +37,41 @@ __all__ = ["build", "lower", "gemm_intrin", "register_scopes"]
 register_scopes()
 
 
-def _core_lower(s, args, name):
-    """The schedule lowered by the core as far as ``simplify`` (multi-dimensional indices)."""
+def _lower_vta(s, args, env, name):
+    """The core lowering with VTA's ``vta_inject`` pass at the ``before_flatten`` phase (accesses
+    still multi-dimensional), stopped after it; returns (PrimFunc, inject context).
+
+    Run-time bounds checks are off: VTA's runtime checks every DMA against its DRAM buffer.
+    Before the core's pass manager exists, the same happens by hand: the core's ``simplify``
+    pass, then the injection."""
+    import importlib
     import workbench as wb
-    try:
-        return wb.lower(s, args, name, stop_after="simplify")
-    except TypeError:   # before the pass manager: the same first pass through the passes list
-        from workbench.lower import PASSES, lower
-        return lower(s, args, name, passes=[p for p in PASSES if p[0] == "simplify"][:1])
+    core = importlib.import_module("workbench.lower")   # the package (wb.lower is the function)
+    holder = {}
+
+    def vta_inject(func, ctx=None):
+        c = _inject._Ctx(s, func, env)
+        holder["ctx"] = c
+        return dataclasses.replace(func, body=_inject._rewrite(func.body, c))
+
+    if hasattr(core, "Pipeline"):
+        pipeline = core.Pipeline.default().with_passes("before_flatten",
+                                                       [("vta_inject", vta_inject)])
+        func = wb.lower(s, args, name, stop_after="vta_inject", pipeline=pipeline,
+                        ctx=core.PassContext(target=env, bounds_checks=False))
+    else:
+        simplify = [p for p in core.PASSES if p[0] == "simplify"][:1]
+        func = core.lower(s, args, name, passes=simplify)
+        func = vta_inject(func)
+        func = dataclasses.replace(func, history=func.history + (("vta_inject", func.body),))
+    return func, holder["ctx"]
 
 
 def lower(s, args, env=None, name: str = "main") -> S.PrimFunc:
     """The VTA IR of schedule ``s``: host loops around DMA, GEMM and ALU intrinsic statements."""
     from ..env import Env
     env = env if env is not None else Env.default()
-    func = _core_lower(s, args, name)
-    body, _ = _to_vta(func, s, env)
-    return S.PrimFunc(func.name, func.params, body, func.history + (("vta_inject", body),))
-
-
-def _to_vta(func, s, env):
-    ctx = _inject._Ctx(s, func, env)
-    return _inject._rewrite(func.body, ctx), ctx
+    return _lower_vta(s, args, env, name)[0]
 
 
 def build(s, args, env=None, name: str = "main", *, double_buffer: bool = False):
@@ -70,8 +84,8 @@ def build(s, args, env=None, name: str = "main", *, double_buffer: bool = False)
     chunk overlap the current GEMM, at twice the SRAM."""
     from ..env import Env
     env = env if env is not None else Env.default()
-    func = _core_lower(s, args, name)
-    body, ctx = _to_vta(func, s, env)
+    func, ctx = _lower_vta(s, args, env, name)
+    body = func.body
 
     def elems(buf):
         return int(np.prod(buf.shape[:-2], dtype=np.int64))
@@ -85,6 +99,5 @@ def build(s, args, env=None, name: str = "main", *, double_buffer: bool = False)
     calls = codegen.emit(ops, rt, dram)
     prog = rt.flush()
     synced = codegen.annotate_tokens(body, ops)
-    lowered = S.PrimFunc(func.name, func.params, synced,
-                         func.history + (("vta_inject", body), ("vta_sync", synced)))
+    lowered = dataclasses.replace(func, body=synced, history=func.history + (("vta_sync", synced),))
     return dataclasses.replace(prog, lowered=lowered, calls=tuple(calls))
