@@ -54,7 +54,7 @@ def test_mtcnn_matches_facenet_pytorch(cache, name, size, forward):
         assert nets.max_abs_error(cn, x) < 1e-4
 
 
-@pytest.mark.parametrize("size", [48, 61])
+@pytest.mark.parametrize("size", [61])          # odd: every stage has a ragged edge
 def test_random_resnet18_features_match_torch(cache, size):
     net = nets.resnet18(seed=3)
     cn = nets.CompiledNet(net, size, cache=cache)

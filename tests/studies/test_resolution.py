@@ -59,3 +59,18 @@ def test_config_errors():
         rs.ResolutionConfig(resolutions=(128, 160))
     with pytest.raises(ValueError, match="unknown face model"):
         rs.ResolutionConfig(face_models=("vgg",))
+
+
+def test_policy_study_tiny():
+    """A3 end to end: train the texture CNN briefly, build the table, evaluate every policy."""
+    config = rs.ResolutionConfig(policy_resolutions=(8, 16), policy_images_per_class=8, train_per_class=20,
+                                 train_epochs=2, repeat=1)
+    out = rs.policy_study(config, progress=False)
+    assert out["_notes"]["a3_max_abs_err_vs_torch"] < 1e-3
+    assert len(out["a3_table"]) == 24 * 2
+    kinds = {r["policy"] for r in out["a3_policies"]}
+    assert {"static", "oracle", "cascade", "selector"} <= kinds
+    oracle = next(r for r in out["a3_policies"] if r["policy"] == "oracle")
+    assert oracle["accuracy"] >= max(r["accuracy"] for r in out["a3_policies"] if r["policy"] == "static")
+    lat = {r["param"]: r["latency_mean"] for r in out["a3_policies"] if r["policy"] == "static"}
+    assert lat[8.0] > 0 and lat[16.0] > 0

@@ -20,11 +20,12 @@ def _rows(path):
 def test_study_augment_quick_tiny(tmp_path):
     out = tmp_path / "aug"
     rc = cli.main(["study", "augment", "--quick", "--out", str(out), "--no-progress", "--images", "2",
-                   "--views", "4", "--size", "48", "--augmentations", "brightness,scale"])
+                   "--views", "4", "--size", "48", "--augmentations", "brightness,scale",
+                   "--backbones", "mtcnn_onet"])     # the ResNet-18 path is checked in test_nets
     assert rc == 0
     acc = _rows(out / "augment_accuracy.csv")
     assert {r["augmentation"] for r in acc} == {"brightness", "scale"}
-    assert {r["backbone"] for r in acc} == {"mtcnn_onet", "resnet18_random", "pixel_stats"}
+    assert {r["backbone"] for r in acc} == {"mtcnn_onet", "pixel_stats"}
     assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in acc)
     checks = _rows(out / "augment_checks.csv")
     assert all(float(r["max_abs_err"]) < 1e-3 and int(r["inputs_checked"]) >= 1 for r in checks)
@@ -35,16 +36,16 @@ def test_study_augment_quick_tiny(tmp_path):
 def test_study_resolution_tiny(tmp_path):
     out = tmp_path / "res"
     rc = cli.main(["study", "resolution", "--quick", "--out", str(out), "--no-progress",
-                   "--resolutions", "64,72", "--layers", "2", "--trials", "4", "--parts", "a1,a3"])
+                   "--resolutions", "64,72", "--layers", "2", "--trials", "4", "--parts", "a1"])
     assert rc == 0
     layers = _rows(out / "a1_layers.csv")
     assert {r["arm"] for r in layers} == {"tuned", "reused_224", "hand_rule"}
     assert all(float(r["rel_err"]) < 1e-4 for r in layers)
     net = _rows(out / "a1_whole_network.csv")
     assert all(float(r["max_abs_err_vs_torch"]) < 1e-3 for r in net)
-    pol = _rows(out / "a3_policies.csv")
-    assert {"static", "oracle", "cascade", "selector"} <= {r["policy"] for r in pol}
     assert (out / "resolution.html").exists() and (out / "a1_vta.csv").exists()
+    cost = _rows(out / "a1_tuning_cost.csv")
+    assert cost and all(1 <= float(r["cold_trials_to_95"]) <= 5 for r in cost)
 
 
 @pytest.mark.parametrize("argv,msg", [

@@ -100,10 +100,9 @@ def a1_vta(vta_rows: list):
     q = _fig("VTA simulator: DRAM bytes per image", "input resolution", "bytes")
     for i, arm in enumerate(arms):
         res = sorted({r["resolution"] for r in vta_rows})
-        cyc = [sum(r["cycles"] * r["count"] for r in vta_rows if r["arm"] == arm and r["resolution"] == x
-                   and "cycles" in r) for x in res]
-        byt = [sum(r["dram_bytes"] * r["count"] for r in vta_rows if r["arm"] == arm and r["resolution"] == x
-                   and "cycles" in r) for x in res]
+        ran = [r for r in vta_rows if r["arm"] == arm and r.get("cycles") not in (None, "")]  # tiles fit
+        cyc = [sum(r["cycles"] * r["count"] for r in ran if r["resolution"] == x) for x in res]
+        byt = [sum(r["dram_bytes"] * r["count"] for r in ran if r["resolution"] == x) for x in res]
         p.line(res, cyc, color=COLORS[i], line_width=2, legend_label=arm)
         q.line(res, byt, color=COLORS[i], line_width=2, legend_label=arm)
     for f in (p, q):

@@ -521,11 +521,14 @@ def summary(result: StudyResult) -> list:
     if t.get("a1_vta"):
         res = sorted({r["resolution"] for r in t["a1_vta"]})
         for arm in ("per_resolution", "reused_224"):
-            sel = [r for r in t["a1_vta"] if r["arm"] == arm and "cycles" in r]
+            sel = [r for r in t["a1_vta"] if r["arm"] == arm and r.get("cycles") not in (None, "")]
             cyc = {x: sum(r["cycles"] * r["count"] for r in sel if r["resolution"] == x) for x in res}
             macs = {x: sum(r["macs"] * r["count"] for r in sel if r["resolution"] == x) for x in res}
+            misfit = {x: sum(1 for r in t["a1_vta"] if r["arm"] == arm and r["resolution"] == x
+                             and r.get("cycles") in (None, "")) for x in res}
             lines.append(f"A1 VTA ({arm} tiles): MACs per cycle " + ", ".join(
-                f"{int(x)}px {macs[x] / cyc[x]:.0f}" for x in res if cyc[x]))
+                f"{int(x)}px {macs[x] / cyc[x]:.0f}" + (f" ({misfit[x]} layers' tiles do not fit, left out)"
+                                                        if misfit[x] else "") for x in res if cyc[x]))
     if t.get("a1_tuning_cost"):
         cold = np.median([r["cold_trials_to_95"] for r in t["a1_tuning_cost"]])
         warm = np.median([r["warm_trials_to_95"] for r in t["a1_tuning_cost"]])
