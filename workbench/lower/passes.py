@@ -63,10 +63,10 @@ DEFAULT_PIPELINE = Pipeline((
     Pass("loop_partition", _loop_partition),    # split tails off so main loops carry no guards
     Pass("bounds_check", _bounds_check),        # provably out of bounds: error; unprovable: run-time check
     Pass("nested_parallel", _nested_parallel),  # a parallel loop inside one runs serially
-    Pass("unroll", _unroll),                    # `unroll` loops and auto_unroll_max_step pragmas
     Phase("before_flatten"),                    # backends: accesses are still C[i, j]
     Pass("storage_flatten", _storage_flatten),  # multi-dimensional indices -> flat row-major index
     Phase("after_flatten"),
+    Pass("unroll", _unroll),                    # `unroll` loops and auto_unroll_max_step pragmas
     Pass("vectorize", _vectorize),              # `vectorize` loops -> Ramp/Broadcast vector statements
     Pass("final_simplify", _simplify),          # clean up what unrolling and vectorizing exposed
     Phase("before_codegen"),                    # backends: the final IR
