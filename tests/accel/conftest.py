@@ -12,7 +12,3 @@ def env():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
-
-
-def int8(rng, shape):
-    return rng.integers(-128, 128, shape, dtype=np.int8)

@@ -6,7 +6,7 @@ from accel.vta import isa
 from accel.vta.sim.functional import FunctionalState
 from accel.vta.program import PAGE
 
-from conftest import int8
+from vta_arrays import int8
 
 
 def make_state(env, rng, nuops):

@@ -6,7 +6,7 @@ from accel.programs import conv2d, gemm, layout
 from accel.programs.workloads import OFFLOADED, RESNET18, Conv2DWorkload
 from accel.vta import isa
 
-from conftest import int8
+from vta_arrays import int8
 
 
 @pytest.mark.parametrize("shape, nthreads, tiles", [

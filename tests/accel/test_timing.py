@@ -9,7 +9,7 @@ from accel.programs import gemm
 from accel.vta import isa
 from accel.vta.sim import timing
 
-from conftest import int8
+from vta_arrays import int8
 
 
 def test_cost_model(env):
