@@ -41,12 +41,9 @@ def _lower_vta(s, args, env, name):
     """The core lowering with VTA's ``vta_inject`` pass at the ``before_flatten`` phase (accesses
     still multi-dimensional), stopped after it; returns (PrimFunc, inject context).
 
-    Run-time bounds checks are off: VTA's runtime checks every DMA against its DRAM buffer.
-    Before the core's pass manager exists, the same happens by hand: the core's ``simplify``
-    pass, then the injection."""
-    import importlib
+    Run-time bounds checks are off: VTA's runtime checks every DMA against its DRAM buffer."""
     import workbench as wb
-    core = importlib.import_module("workbench.lower")   # the package (wb.lower is the function)
+    from workbench.lower import PassContext, Pipeline
     holder = {}
 
     def vta_inject(func, ctx=None):
@@ -54,16 +51,9 @@ def _lower_vta(s, args, env, name):
         holder["ctx"] = c
         return dataclasses.replace(func, body=_inject._rewrite(func.body, c))
 
-    if hasattr(core, "Pipeline"):
-        pipeline = core.Pipeline.default().with_passes("before_flatten",
-                                                       [("vta_inject", vta_inject)])
-        func = wb.lower(s, args, name, stop_after="vta_inject", pipeline=pipeline,
-                        ctx=core.PassContext(target=env, bounds_checks=False))
-    else:
-        simplify = [p for p in core.PASSES if p[0] == "simplify"][:1]
-        func = core.lower(s, args, name, passes=simplify)
-        func = vta_inject(func)
-        func = dataclasses.replace(func, history=func.history + (("vta_inject", func.body),))
+    pipeline = Pipeline.default().with_passes("before_flatten", [("vta_inject", vta_inject)])
+    func = wb.lower(s, args, name, stop_after="vta_inject", pipeline=pipeline,
+                    ctx=PassContext(target=env, bounds_checks=False))
     return func, holder["ctx"]
 
 
