@@ -142,3 +142,21 @@ def test_compute_root_that_would_break_a_compute_at_is_refused_at_the_call():
     out = np.zeros((8, 6), "float32")
     f(a, out)
     np.testing.assert_allclose(out, a[::-1] * 2 + 1, rtol=1e-6)
+
+
+def test_division_by_a_loop_index_that_unrolls_to_zero():
+    # fuzz find (campaign seed 103331): `(i * j) // j` unrolled at j = 0 made the simplifier's
+    # divmod merging compute `k % 0` (ZeroDivisionError in final_simplify); x // 0 is 0, as numpy
+    from workbench import te
+    A = te.placeholder((6, 5), "int32", name="A")
+    T = te.compute((6, 5), lambda i, j: (i * j) // j + A[i, j] * 3 + (i * j) % j, name="T")
+    s = wb.create_schedule(T)
+    s[T].unroll(T.op.axis[1])
+    f = wb.build(s, [A, T])
+    a = np.arange(30, dtype="int32").reshape(6, 5)
+    out = np.zeros((6, 5), "int32")
+    f(a, out)
+    i, j = np.arange(6)[:, None], np.arange(5)[None, :]
+    with np.errstate(all="ignore"):
+        ref = np.where(j == 0, 0, (i * j) // np.where(j == 0, 1, j)) + a * 3 + np.where(j == 0, 0, (i * j) % np.where(j == 0, 1, j))
+    np.testing.assert_array_equal(out, ref)

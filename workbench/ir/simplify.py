@@ -160,7 +160,7 @@ def _merge_divmod(terms: dict) -> dict:
     for atom, k in list(terms.items()):
         if type(atom) is E.FloorDiv and type(atom.b) is E.Const and atom in terms:
             c = atom.b.value
-            if k % c:
+            if c == 0 or k % c:     # x // 0 (== 0, as numpy) after unrolling: nothing to merge
                 continue
             for other, k2 in list(terms.items()):
                 if type(other) is E.FloorMod and E.structural_equal(other.a, atom.a) \
