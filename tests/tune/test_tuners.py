@@ -43,12 +43,23 @@ def test_xgb_itervar_rank_with_transfer_and_stream(tmp_path, measure):
     seen = []
     consumer = threading.Thread(target=lambda: seen.extend(iter(lambda: stream.get(timeout=120), None)))
     consumer.start()
-    tuner.tune(12, measure=measure, batch_size=4, callbacks=[stream, tune.log_to()])
+    xlog = tmp_path / "x.jsonl"
+    tuner.tune(12, log=xlog, measure=measure, batch_size=4, callbacks=[stream, tune.log_to()])
     stream.close()
     consumer.join(60)
     assert len(seen) == 12 and all(r["workload"] == task.workload_key for r in seen)
     assert tuner.model.booster is not None and tuner.model.predictions_per_second > 0
     assert tuner.time_choosing > 0
+    # every config the model chose is logged with its score, so the dashboard can plot predicted
+    # vs measured (the transferred base model scores from the first batch on)
+    import json
+    from workbench.ui.records import TrialRecord, rank_correlation
+    recs = [json.loads(line) for line in xlog.read_text().splitlines()]
+    assert len(recs) == 12 and all(isinstance(r.get("predicted"), float) for r in recs)
+    trials = [TrialRecord.from_any(r, run="xgb", index=i) for i, r in enumerate(recs)]
+    assert all(t.predicted is not None for t in trials)
+    rho = rank_correlation(trials)
+    assert rho is None or -1.0 <= rho <= 1.0
 
 
 def _pairwise_distance(M, N, K):

@@ -27,9 +27,13 @@ from dataclasses import dataclass, field
 VERSION = "wb-tune/1"
 
 
-def make_record(task, config, result, target: str, measure: dict | None = None) -> dict:
+def make_record(task, config, result, target: str, measure: dict | None = None,
+                predicted: float | None = None) -> dict:
+    """One log line. `predicted`: the cost model's score for this config when it was chosen
+    (higher is better; a rank model's score is only meaningful relative to other scores)."""
     trace = json.loads(result.trace) if result.trace else None
-    return {"version": VERSION, "workload": task.workload_key, "task": task.name,
+    extra = {} if predicted is None else {"predicted": float(predicted)}
+    return {"version": VERSION, "workload": task.workload_key, "task": task.name, **extra,
             "target": target, "config": config.to_json(), "trace": trace,
             "result": {"costs": list(result.costs), "error_no": int(result.error_no),
                        "error_name": result.error_name, "error_msg": result.error_msg,

@@ -253,6 +253,8 @@ class XGBTuner(Tuner):
         picks = self.sa.find_maximums(self.model, n - n_random, self.visited)
         out = list(dict.fromkeys(picks))[:n - n_random]
         out += self.space.sample(self.rng, n - len(out), exclude=self.visited | set(out))
+        # the model's score of every config it measures (random picks too: they test the model)
+        self.predicted.update(zip(out, (float(x) for x in self.model.predict(out))))
         return out
 
     def update(self, indices, results):

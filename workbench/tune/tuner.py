@@ -34,6 +34,9 @@ class Tuner:
         self.target = str(task.target)
         self.measure_description: dict = {}
         self.time_choosing = 0.0                       # seconds spent in next_batch
+        # config index -> the cost model's score when it chose that config (model-based tuners);
+        # logged beside the measurement so the dashboard can show predicted vs measured
+        self.predicted: dict[int, float] = {}
 
     # -- what subclasses provide ------------------------------------------------------------------
     def next_batch(self, n: int) -> list[int]:
@@ -107,7 +110,8 @@ class Tuner:
                 results = measure.measure_batch(self.task, batch)
                 configs = [self.space.get(i) for i in batch]
                 if writer is not None:
-                    writer.append([make_record(self.task, c, r, self.target, self.measure_description)
+                    writer.append([make_record(self.task, c, r, self.target, self.measure_description,
+                                               predicted=self.predicted.get(c.index))
                                    for c, r in zip(configs, results)])
                 for i, r in zip(batch, results):
                     self._record_outcome(i, r.cost)

@@ -131,9 +131,11 @@ class TuningDashboard(W.VBox):
                 tuner, configs, res = results
                 nonlocal flops
                 flops = flops or tuner.task.flop
+                predicted = getattr(tuner, "predicted", {})
                 results = ([{"config": c.values(), "cost": r.cost if r.ok else None,
                              "error": r.error_msg or None if not r.ok else None,
                              "error_kind": r.error_name if not r.ok else None,
+                             "predicted": predicted.get(c.index),
                              "timestamp": r.timestamp} for c, r in zip(configs, res)],)
             for res in results:
                 for r in (res if isinstance(res, (list, tuple)) else [res]):
