@@ -1,4 +1,5 @@
-"""LLVM code generation: lowered PrimFunc -> LLVM IR text (emit, parallel) -> machine code (engine).
+"""LLVM code generation: lowered PrimFunc -> LLVM IR text (emit: statements; expr_emit: expressions;
+vecmath: vector exp/log/tanh; parallel: outlined loops) -> machine code (engine).
 
 `build(func, target) -> CompiledModule` (module.py) is what `wb.build` calls after lowering; the
 runtime wraps the module in a callable `runtime.Kernel`. This package never imports the runtime.

@@ -129,7 +129,7 @@ class FunctionBuilder:
         self.heap: list[Val] = []  # heap buffers live at this point (freed on an early return)
         self.outlined = outlined       # the body of a parallel loop (parallel.py)
         self.reduction = None          # the reduction update node being emitted (emit.store)
-        self._depth = 0                # nesting of `value` calls (emit.FunctionEmitter.value)
+        self._depth = 0                # nesting of `value` calls (expr_emit.ExprEmitter.value)
         self._deep: dict = {}          # id(node) -> (node, Val) computed bottom-up for a deep expression
         self.nthreads = nthreads
         self._pure: dict[int, tuple] = {}
