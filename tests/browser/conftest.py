@@ -43,8 +43,9 @@ class Server:
         self.work = tmp / "work"
         self.work.mkdir()
         (self.work / "out").mkdir()
-        for nb in (ROOT / "notebooks").glob("0[1-3]_*.ipynb"):
+        for nb in (ROOT / "notebooks").glob("0*_*.ipynb"):
             shutil.copy(nb, self.work / nb.name)
+        shutil.copytree(ROOT / "notebooks" / "results", self.work / "results")   # the studies' saved runs
         cfg = tmp / "config"
         (cfg / "labconfig").mkdir(parents=True)
         if app == "lab":        # the news toast; Notebook 7 has no such plugin

@@ -197,3 +197,20 @@ def test_vta_timeline_notebook7(notebook7, browser):
     finally:
         page.close()
         notebook7.shutdown_kernels()
+
+
+@pytest.mark.parametrize("notebook,plots", [("00_core_tour.ipynb", False), ("04_resolution.ipynb", True),
+                                            ("05_augmentation_probe.ipynb", True)])
+def test_story_notebooks_render_lab(lab, browser, notebook, plots):
+    """The notebooks without widgets of their own: every cell runs in JupyterLab with no error
+    output or console error, and the studies' Bokeh figures draw."""
+    page, errors = browser.new_page(), []
+    try:
+        open_and_run(page, lab, notebook, errors)
+        if plots:
+            assert canvases(page) >= 1
+        assert_clean(page, errors)
+        page.screenshot(path=str(ARTIFACTS / f"{notebook.split('.')[0]}.png"), full_page=True)
+    finally:
+        page.close()
+        lab.shutdown_kernels()
