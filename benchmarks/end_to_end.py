@@ -6,9 +6,7 @@ Run: python benchmarks/end_to_end.py [--image 224] [--models resnet18 mobilenet_
                                      [--log tuned.jsonl]
 """
 import argparse
-import io
 import time
-import warnings
 
 import numpy as np
 from _harness import median_time, table
@@ -18,6 +16,7 @@ import onnxruntime as ort  # noqa: E402
 
 from workbench import graph  # noqa: E402
 from workbench.graph import models  # noqa: E402
+from workbench.graph.frontend import torch_to_onnx  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--image", type=int, default=224)
@@ -28,13 +27,6 @@ ap.add_argument("--tune", type=int, default=0, metavar="N",
                 help="first tune every conv task of each model for N trials into --log")
 
 
-def export(model, x) -> bytes:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), buf, dynamo=False, opset_version=17,
-                          input_names=["input"], output_names=["output"])
-    return buf.getvalue()
 
 
 def main(opts):
@@ -42,7 +34,7 @@ def main(opts):
     for name in opts.models:
         model, xt = models.make(name, seed=0, image=opts.image)
         x = xt.numpy()
-        onnx_bytes = export(model, xt)
+        onnx_bytes = torch_to_onnx(model, xt)
         t0 = time.perf_counter()
         g = graph.from_onnx(onnx_bytes)
         opt = graph.optimize(g)

@@ -1,6 +1,3 @@
-import io
-import warnings
-
 import numpy as np
 import pytest
 
@@ -8,17 +5,9 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from workbench.graph import models  # noqa: E402
+from workbench.graph.frontend import torch_to_onnx  # noqa: E402
 
 IMAGE = 64     # small inputs keep tests/graph fast
-
-
-def export(model, x) -> bytes:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), buf, dynamo=False, opset_version=17,
-                          input_names=["input"], output_names=["output"])
-    return buf.getvalue()
 
 
 def run_onnxruntime(onnx_bytes: bytes, x: np.ndarray) -> np.ndarray:
@@ -36,7 +25,7 @@ def model_zoo():
     def get(name):
         if name not in cache:
             model, x = models.make(name, seed=0, image=IMAGE)
-            onnx_bytes = export(model, x)
+            onnx_bytes = torch_to_onnx(model, x)
             xs = x.numpy()
             cache[name] = (onnx_bytes, xs, run_onnxruntime(onnx_bytes, xs))
         return cache[name]

@@ -13,8 +13,7 @@ import warnings
 import numpy as np
 
 from .builder import GraphBuilder
-from .ir import Graph, GraphError, Node
-from .ops import get as get_op
+from .ir import Graph, GraphError
 
 # op type -> attributes the importer understands (any other attribute is an error)
 SUPPORTED = {
@@ -251,9 +250,9 @@ def _convert(b: GraphBuilder, node, inits) -> None:
         b.names[out] = b.const(numpy_helper.to_array(attrs["value"]), out)
 
 
-def from_torch(module, example_inputs, input_names=("input",), output_names=("output",)) -> Graph:
-    """Export a torch.nn.Module with torch.onnx.export (TorchScript exporter, opset 17, eval mode)
-    and import the result."""
+def torch_to_onnx(module, example_inputs, input_names=("input",), output_names=("output",)) -> bytes:
+    """A torch.nn.Module as ONNX bytes: torch.onnx.export (TorchScript exporter, opset 17, eval
+    mode), its warnings silenced. The same bytes feed onnxruntime as the baseline."""
     import torch
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
@@ -263,4 +262,9 @@ def from_torch(module, example_inputs, input_names=("input",), output_names=("ou
         warnings.simplefilter("ignore")
         torch.onnx.export(module, tuple(example_inputs), buf, dynamo=False, opset_version=17,
                           input_names=list(input_names), output_names=list(output_names))
-    return from_onnx(buf.getvalue())
+    return buf.getvalue()
+
+
+def from_torch(module, example_inputs, input_names=("input",), output_names=("output",)) -> Graph:
+    """Export a torch.nn.Module to ONNX (`torch_to_onnx`) and import the result."""
+    return from_onnx(torch_to_onnx(module, example_inputs, input_names, output_names))
