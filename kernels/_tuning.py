@@ -11,16 +11,24 @@ def knob_name(ax) -> str:
     return "tile_" + ax.name.replace(".", "_")
 
 
-def tile_reduction(cfg, s, tensor, max_inner: int = 64, unroll_steps=(0, 16, 64, 512)):
-    """Register-blocked multi-level tiling of the reduction computing `tensor` (a stage not yet
-    split): knobs tile_<axis> (spatial: [-1, middle, inner]; reduction: [-1, inner]),
-    unroll_inner, parallel, auto_unroll_max_step.
+def tile_orders(axes) -> list[str]:
+    """Candidate orders of the outer (parallel, fused) spatial tiles, as comma-joined axis names:
+    the stage's own order, then each other axis moved innermost. The innermost outer tile is the
+    one stepped between consecutive register blocks, so it decides which operand's tile stays in
+    cache: for C[i, j] += A[i, k] * B[k, j], "j,i" keeps one column panel of B in L2 while A
+    streams by (Goto's GEMM order); "i,j" re-reads all of B for every row block."""
+    names = [ax.name for ax in axes]
+    orders = [names]
+    for a in names[:-1][::-1]:
+        orders.append([n for n in names if n != a] + [a])
+    return [",".join(o) for o in orders]
 
-    The stage becomes: fused parallel outer spatial tiles -> (cache block, computed there:
-    reduction outer -> middle spatial -> reduction inner -> inner spatial, innermost vectorized,
-    other inner tiles unrolled) -> a vectorized copy-out."""
-    main = s[tensor]
-    spatial, reduce = list(main.op.axis), list(main.op.reduce_axis)
+
+def define_tiling(cfg, op, max_inner: int = 64, unroll_steps=(0, 16, 64, 512), orders: bool = False):
+    """Define the knobs of `apply_tiling` for the reduction `op` (a te ComputeOp): tile_<axis>
+    (spatial: [-1, middle, inner]; reduction: [-1, inner]), unroll_inner, parallel,
+    auto_unroll_max_step and, with `orders` and more than one spatial axis, tile_order."""
+    spatial, reduce = list(op.axis), list(op.reduce_axis)
     for ax in spatial:
         cfg.define_split(knob_name(ax), ax, num_outputs=3, max_factor=max_inner)
     for ax in reduce:
@@ -28,13 +36,41 @@ def tile_reduction(cfg, s, tensor, max_inner: int = 64, unroll_steps=(0, 16, 64,
     cfg.define_knob("unroll_inner", [1, 0])
     cfg.define_knob("parallel", [1, 0])
     cfg.define_knob("auto_unroll_max_step", list(unroll_steps))
+    if orders and len(spatial) > 1:
+        cfg.define_knob("tile_order", tile_orders(spatial))
+
+
+def has_knob(cfg, name: str) -> bool:
+    """Does the space (`cfg` is a ConfigSpace while defining, a ConfigEntity when building) have
+    knob `name`?"""
+    return name in getattr(cfg, "space", cfg).knobs
+
+
+def outer_tile(cfg, ax) -> int:
+    """The extent of one outer tile of spatial axis `ax` (middle x inner) in config `cfg`."""
+    _, mid, inner = cfg[knob_name(ax)].size
+    return mid * inner
+
+
+def apply_tiling(cfg, s, tensor):
+    """Register-blocked multi-level tiling of the reduction computing `tensor` (a stage not yet
+    split), with the knobs `define_tiling` defined.
+
+    The stage becomes: fused parallel outer spatial tiles (in the order of knob tile_order, if
+    defined) -> (cache block, computed there: reduction outer -> middle spatial -> reduction
+    inner -> inner spatial, innermost vectorized, other inner tiles unrolled) -> a vectorized
+    copy-out."""
+    main = s[tensor]
+    spatial = list(main.op.axis)
     CL = s.cache_write(tensor, "local")
     outs, ins = [], []
     for ax in spatial:
-        _, mid, inner = cfg[knob_name(ax)].size
-        o, i = main.split(ax, factor=mid * inner)
+        o, i = main.split(ax, factor=outer_tile(cfg, ax))
         outs.append(o)
         ins.append(i)
+    if has_knob(cfg, "tile_order"):
+        by_name = {ax.name: o for ax, o in zip(spatial, outs)}
+        outs = [by_name[n] for n in cfg["tile_order"].val.split(",")]
     main.reorder(*outs, *ins)
     fused = main.fuse(*outs) if len(outs) > 1 else outs[0]
     if cfg["parallel"].val:
@@ -60,6 +96,13 @@ def tile_reduction(cfg, s, tensor, max_inner: int = 64, unroll_steps=(0, 16, 64,
     if step:
         block.pragma(routs[0] if routs else mids[0], "auto_unroll_max_step", step)
     return CL
+
+
+def tile_reduction(cfg, s, tensor, max_inner: int = 64, unroll_steps=(0, 16, 64, 512)):
+    """`define_tiling` then `apply_tiling` (the templates' one call): knobs tile_<axis>,
+    unroll_inner, parallel, auto_unroll_max_step."""
+    define_tiling(cfg, tensor.op, max_inner, unroll_steps)
+    return apply_tiling(cfg, s, tensor)
 
 
 def inline_elementwise(s, keep=()):

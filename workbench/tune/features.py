@@ -2,11 +2,13 @@
 
 "itervar" (AutoTVM's default): loop-context features of the lowered loop IR, taken right after
 storage_flatten (before simplification drops unit loops, before unroll/vectorize rewrite them), so
-every loop the schedule made is visible. One row per loop, in order of first appearance (at most
-MAX_LOOPS rows, zero-padded):
+every loop the schedule made is visible. One row per loop (at most MAX_LOOPS rows, zero-padded):
+the loop nests at the top level ordered by the work they do (most first), each nest's loops in
+order of first appearance, so the hot nest holds the same rows whether or not a config adds copy
+stages (a packed input, a padded copy) before it:
     log2(1+extent), nesting level, log2(1+top-down product), log2(1+bottom-up product),
     one-hot kind (serial, parallel, vectorized, unrolled),
-    per buffer slot (buffers sorted by name, at most MAX_BUFFERS): log2(1+|stride|) of this loop's
+    per buffer slot (buffers in order of first access, at most MAX_BUFFERS): log2(1+|stride|) of this loop's
     variable in the flat index, log2(1+count), log2(1+reuse), log2(1+touched bytes), and
     touched bytes / (L1, L2) cache size (capped at 4).
 "knob": the knobs' values (split sizes as log2, permutations, annotations, option values).
@@ -89,6 +91,27 @@ def _const(e) -> int:
     return int(e.value) if type(e) is E.Const else 1
 
 
+def _hot_nests_first(loops, leaves):
+    """`loops` and `leaves` regrouped by top-level nest, the nests in decreasing order of work
+    (iterations of their innermost statements), stably."""
+    def root(path, fallback):
+        return id(path[0][0]) if path else fallback
+    work: dict = {}
+    root_of: dict = {}
+    for n, (path, _) in enumerate(leaves):
+        r = root(path, -1 - n)
+        work[r] = work.get(r, 0) + int(np.prod([x for _, x in path]))
+        for f, _ in path:
+            root_of.setdefault(id(f), r)
+    rank = {r: n for n, r in enumerate(sorted(work, key=lambda r: -work[r]))}    # stable sort
+
+    def key(r):
+        return rank.get(r, len(rank))
+    loops = sorted(loops, key=lambda f: key(root_of.get(id(f), id(f))))
+    leaves = sorted(leaves, key=lambda lf: key(root(lf[0], None)))
+    return loops, leaves
+
+
 def loop_features(body, cache_bytes=(32 * 1024, 1024 * 1024)) -> np.ndarray:
     """The 'itervar' feature vector of a lowered (storage-flattened) statement; `cache_bytes`:
     the target's (L1, L2, ...) data cache sizes."""
@@ -116,7 +139,10 @@ def loop_features(body, cache_bytes=(32 * 1024, 1024 * 1024)) -> np.ndarray:
         elif hasattr(n, "body") and isinstance(getattr(n, "body"), S.Stmt):
             visit(n.body, path)
     visit(body, [])
-    buffers = sorted({b.name for _, acc in leaves for b, _ in acc})[:MAX_BUFFERS]
+    loops, leaves = _hot_nests_first(loops, leaves)
+    # slots in order of first access, hot nest first: B and a packed copy of B read in its place
+    # share a slot
+    buffers = list(dict.fromkeys(b.name for _, acc in leaves for b, _ in acc))[:MAX_BUFFERS]
     slot = {name: i for i, name in enumerate(buffers)}
     l1, l2 = int(cache_bytes[0]), int(cache_bytes[1])
     out = np.zeros((MAX_LOOPS, ROW), np.float32)

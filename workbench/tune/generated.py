@@ -22,10 +22,14 @@ from __future__ import annotations
 import hashlib
 
 import workbench as wb
-from kernels._tuning import inline_elementwise, knob_name, tile_reduction
+from kernels._tuning import apply_tiling, define_tiling, inline_elementwise, knob_name, outer_tile
 from workbench.te.tensor import PlaceholderOp
 
+from . import layout_rewrite
 from .space import InstantiationError
+
+# Part of the task name: a log of an older generated space must not be read as this one's configs.
+SPACE_VERSION = 2
 
 
 def _inputs_of(outputs) -> list:
@@ -62,7 +66,7 @@ class GeneratedTemplate:
         self.max_inner = max_inner
         default = str(wb.lower(wb.create_schedule(self.outputs), self.args))
         trace = base_trace.to_json() if base_trace is not None else ""
-        digest = hashlib.sha1((default + trace).encode()).hexdigest()[:12]
+        digest = hashlib.sha1(f"{SPACE_VERSION}{default}{trace}".encode()).hexdigest()[:12]
         kind = "from_schedule" if base_trace is not None else "from_compute"
         self.task_name = f"generated.{kind}:{'+'.join(t.name for t in self.outputs)}:{digest}"
 
@@ -70,6 +74,8 @@ class GeneratedTemplate:
         return list(self.args)
 
     def __call__(self, cfg):
+        if self.base_trace is None and self.outputs[-1].op.reduce_axis:
+            return self._generate_reduction(cfg)
         s = wb.create_schedule(self.outputs)
         touched = set()
         if self.base_trace is not None:
@@ -89,8 +95,33 @@ class GeneratedTemplate:
         return s, list(self.args)
 
     # -- rules --------------------------------------------------------------------------------------
+    def _generate_reduction(self, cfg):
+        """Multi-level tiling with a tile_order knob, and a pack_<input> knob per input whose layout
+        can follow the tiling (layout_rewrite); with more than one output the outputs stay as
+        given (another output may read this one) and no input is packed."""
+        out = self.outputs[-1]
+        define_tiling(cfg, out.op, self.max_inner, self.UNROLL_STEPS, orders=True)
+        packable = layout_rewrite.packable_inputs(out.op) if len(self.outputs) == 1 else []
+        names = [t.name for t in packable]
+        knobs = [f"pack_{n}" if names.count(n) == 1 else f"pack_{n}_{i}" for i, n in enumerate(names)]
+        for knob in knobs:
+            cfg.define_knob(knob, [0, 1])
+        tiles = {ax.var: outer_tile(cfg, ax) for ax in out.op.axis}
+        packed = []
+        for t, knob in zip(packable, knobs):
+            if cfg[knob].val:
+                p, out = layout_rewrite.rewrite(out, t, tiles)
+                packed.append(p)
+        s = wb.create_schedule(self.outputs[:-1] + [out])
+        inline_elementwise(s, keep={p.name for p in packed})
+        for p in packed:
+            layout_rewrite.schedule_packed(s, p, parallel=bool(cfg["parallel"].val))
+        apply_tiling(cfg, s, out)
+        return s, self.args[:-1] + [out]
+
     def _tile_reduction(self, cfg, s, main):
-        tile_reduction(cfg, s, main.op.output(0), self.max_inner, self.UNROLL_STEPS)
+        define_tiling(cfg, main.op, self.max_inner, self.UNROLL_STEPS)
+        apply_tiling(cfg, s, main.op.output(0))
 
     def _tile_elementwise(self, cfg, s, main):
         spatial = list(main.op.axis)
