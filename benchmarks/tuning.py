@@ -1,13 +1,18 @@
 """Tuning benchmark: XGBTuner vs RandomTuner on 1024^3 matmul and ResNet-18 C2, C6, C9 (kernels.
-workloads), over seeds (median), 1 thread per kernel. Baselines measured in the same run, numpy
-first: numpy (matmul: sgemm; conv: im2col + sgemm), PyTorch conv2d (oneDNN), our hand schedules
-(kernels.cpu_schedules). Also: the generated space (Task.from_compute, no template) on matmul, and
-transfer learning (C9 seeded with the C2 and C6 logs) vs C9 from scratch.
+workloads), over seeds (median), 1 thread per kernel. Baselines are measured once per workload,
+in the same run, numpy first: numpy (matmul: sgemm; conv: im2col + sgemm), PyTorch conv2d
+(oneDNN), our hand schedules (kernels.cpu_schedules). Also: the generated space
+(Task.from_compute, no template) vs the template on matmul, seed for seed, and transfer learning
+(C9 with the model seeded by the C2 and C6 logs of this run) vs the C9 runs from scratch.
 
-Reports per workload: best GFLOP/s of each tuner (re-timed here), trials to reach 95% of the best
-any tuner found, wall seconds per 64 trials, and the model's predictions per second.
+Reports per workload: best GFLOP/s of each tuner (the best config of all seeds, re-timed here),
+the median over seeds of each run's best, trials to reach 95% of the best any tuner found (median
+over seeds), wall seconds per 64 trials, the model's predictions per second.
+
+One LocalMeasure (its worker processes and its reference outputs) serves every run.
 
 Run: python benchmarks/tuning.py [--quick] [--seeds 5] [--trials 64] [mm C2 C6 C9]
+     (default: all four, 5 seeds, 64 trials; --quick: 2 seeds, 32 trials)
 """
 from __future__ import annotations
 
@@ -24,26 +29,38 @@ import workbench as wb
 from kernels import conv2d, cpu_schedules, workloads
 from workbench import te, tune
 
-ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("workloads", nargs="*", default=["mm", "C2", "C6", "C9"])
-ap.add_argument("--quick", action="store_true", help="2 seeds, 32 trials")
-ap.add_argument("--seeds", type=int, default=None)
-ap.add_argument("--trials", type=int, default=None)
-ap.add_argument("--no-generated", action="store_true")
-ap.add_argument("--no-transfer", action="store_true")
-
-
 MEASURE = tune.MeasureOptions(number=1, repeat=3, num_threads=1, run_timeout=20)
+TUNERS = {"xgb": tune.XGBTuner, "random": tune.RandomTuner}
 
 
-def conv_task(name):
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("workloads", nargs="*", default=["mm", "C2", "C6", "C9"])
+    ap.add_argument("--quick", action="store_true", help="2 seeds, 32 trials")
+    ap.add_argument("--seeds", type=int, default=None)
+    ap.add_argument("--trials", type=int, default=None)
+    ap.add_argument("--gen-seeds", type=int, default=None,
+                    help="seeds of the generated-space runs (default: min(seeds, 3))")
+    ap.add_argument("--no-generated", action="store_true")
+    ap.add_argument("--no-transfer", action="store_true")
+    return ap.parse_args(argv)
+
+
+def conv_params(name):
     p = workloads.get(name).params()
-    return tune.Task(kernels.conv2d.cpu_template, args=(p["batch"], p["in_channel"], p["height"],
-                     p["width"], p["out_channel"], p["kernel_size"], p["stride"], p["padding"])), p
+    return (p["batch"], p["in_channel"], p["height"], p["width"], p["out_channel"], p["kernel_size"],
+            p["stride"], p["padding"])
+
+
+def make_task(name):
+    if name == "mm":
+        return tune.Task(kernels.matmul.cpu_template, args=(1024, 1024, 1024))
+    return tune.Task(kernels.conv2d.cpu_template, args=conv_params(name))
 
 
 def baselines(name):
-    """(GFLOP/s dict, arrays) measured here: numpy first, then torch, then the hand schedule."""
+    """(GFLOP/s dict, kernel argument arrays), measured once per workload: numpy first, then torch,
+    then the hand schedule."""
     rng = np.random.default_rng(0)
     gf = {}
     if name == "mm":
@@ -51,6 +68,7 @@ def baselines(name):
         flop = 2 * 1024 ** 3
         with numpy_threads(1):
             gf["numpy"] = flop / median_time(lambda: a @ b) / 1e9
+        gf["torch"] = float("nan")
         s, args = cpu_schedules.matmul_blocked(1024, 1024, 1024)
         c = np.zeros((1024, 1024), np.float32)
         gf["hand"] = flop / kernel_time(wb.build(s, args), (a, b, c), 1) / 1e9
@@ -73,9 +91,7 @@ def baselines(name):
                 td, tk, stride=p["stride"], padding=p["padding"])) / 1e9
     except ImportError:
         gf["torch"] = float("nan")
-    s, args = cpu_schedules.conv2d_nchw_blocked(p["batch"], p["in_channel"], p["height"], p["width"],
-                                                p["out_channel"], p["kernel_size"], p["stride"],
-                                                p["padding"])
+    s, args = cpu_schedules.conv2d_nchw_blocked(*conv_params(name))
     gf["hand"] = flop / kernel_time(wb.build(s, args), (d, k, o), 1) / 1e9
     return gf, (d, k, o)
 
@@ -86,87 +102,122 @@ def retime(task, index, arrays) -> float:
     return task.flop / kernel_time(f, arrays, 1) / 1e9
 
 
-def run(tuner_cls, task, seed, trials, log=None, **kw):
+def run(tuner_cls, task, seed, trials, measure, log=None, **kw):
+    """(tuner, wall seconds) of one tuning run."""
     t0 = time.perf_counter()
-    with tune.LocalMeasure(MEASURE) as m:
-        tuner = tuner_cls(task, seed=seed, **kw).tune(trials, measure=m, log=log, batch_size=8)
+    tuner = tuner_cls(task, seed=seed, **kw).tune(trials, measure=measure, log=log, batch_size=8)
     return tuner, time.perf_counter() - t0
 
 
-def main():
-    opt = ap.parse_args()
-    SEEDS = opt.seeds or (2 if opt.quick else 5)
-    TRIALS = opt.trials or (32 if opt.quick else 64)
-    logdir = tempfile.mkdtemp(prefix="wb-tuning-bench-")
-    summary, details = [], []
-    logs = {}
-    for name in opt.workloads:
-        task = tune.Task(kernels.matmul.cpu_template, args=(1024, 1024, 1024)) if name == "mm" \
-            else conv_task(name)[0]
-        gf, arrays = baselines(name)
-        runs = {"xgb": [], "random": []}
-        for seed in range(SEEDS):
-            log = f"{logdir}/{name}-xgb-{seed}.jsonl"
-            runs["xgb"].append(run(tune.XGBTuner, task, seed, TRIALS, log=log))
-            logs.setdefault(name, log)
-            runs["random"].append(run(tune.RandomTuner, task, seed, TRIALS))
-        best_any = min(t.best_cost for rs in runs.values() for t, _ in rs)
-        row = {}
-        for kind, rs in runs.items():
-            reach = [t.trials_to_reach(0.95, best_any) or TRIALS + 1 for t, _ in rs]
-            wall = [w * 64 / TRIALS for _, w in rs]
-            best_t = min((t for t, _ in rs), key=lambda t: t.best_cost)
-            row[kind] = dict(reach=statistics.median(reach), wall=statistics.median(wall),
-                             gflops=retime(task, best_t.best_index, arrays),
-                             med_best=statistics.median(task.flop / t.best_cost / 1e9 for t, _ in rs))
-        pps = statistics.median(t.model.predictions_per_second for t, _ in runs["xgb"])
-        choose = statistics.median(t.time_choosing for t, _ in runs["xgb"])
-        ref = "numpy" if name == "mm" else "hand"
-        summary.append([name, f"{gf['numpy']:.1f}", f"{gf.get('torch', float('nan')):.1f}", f"{gf['hand']:.1f}",
-                        f"{row['xgb']['gflops']:.1f}", f"{row['random']['gflops']:.1f}",
-                        f"{row['xgb']['gflops'] / gf[ref]:.2f}x {ref}",
-                        f"{row['xgb']['reach']:.0f} / {row['random']['reach']:.0f}",
-                        f"{row['xgb']['wall']:.0f} / {row['random']['wall']:.0f}",
-                        f"{pps:.0f}", f"{choose:.1f}"])
+def tune_workload(name, task, seeds, trials, measure, logdir):
+    """{"xgb": [(tuner, wall)] per seed, "random": ...}, each run logged to logdir."""
+    runs = {kind: [] for kind in TUNERS}
+    for seed in range(seeds):
+        for kind, cls in TUNERS.items():
+            runs[kind].append(run(cls, task, seed, trials, measure, log=f"{logdir}/{name}-{kind}-{seed}.jsonl"))
+    return runs
 
-    table(f"Tuning, 1 thread, {SEEDS} seeds x {TRIALS} trials (GFLOP/s; best config re-timed here)",
-          ["workload", "numpy", "torch", "hand", "XGB best", "Random best", "XGB vs", "trials to 95% XGB/Rnd",
-           "wall s/64 XGB/Rnd", "XGB pred/s", "XGB s choosing"], summary)
 
-    if not opt.no_generated and "mm" in opt.workloads:
-        A = te.placeholder((1024, 1024), name="A")
-        B = te.placeholder((1024, 1024), name="B")
-        k = te.reduce_axis((0, 1024), name="k")
-        C = te.compute((1024, 1024), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
-        gtask = tune.Task.from_compute([C])
-        tmpl = tune.Task(kernels.matmul.cpu_template, args=(1024, 1024, 1024))
-        gtuner, wall = run(tune.XGBTuner, gtask, 0, TRIALS)
-        _, arrays = baselines("mm")
+def reach(tuner, best, trials) -> int:
+    """Trials to 95% of `best` (trials + 1 if never)."""
+    return tuner.trials_to_reach(0.95, best) or trials + 1
+
+
+def summarize(name, task, runs, gf, arrays, trials):
+    best_any = min(t.best_cost for rs in runs.values() for t, _ in rs)
+    row = {}
+    for kind, rs in runs.items():
+        best_t = min((t for t, _ in rs), key=lambda t: t.best_cost)
+        row[kind] = dict(reach=statistics.median(reach(t, best_any, trials) for t, _ in rs),
+                         wall=statistics.median(w * 64 / trials for _, w in rs),
+                         gflops=retime(task, best_t.best_index, arrays),
+                         med_best=statistics.median(task.flop / t.best_cost / 1e9 for t, _ in rs))
+    pps = statistics.median(t.model.predictions_per_second for t, _ in runs["xgb"])
+    choose = statistics.median(t.time_choosing for t, _ in runs["xgb"])
+    ref = "numpy" if name == "mm" else "hand"
+    x, r = row["xgb"], row["random"]
+    vs = f"{x['gflops'] / gf[ref]:.2f}x {ref}"
+    if name != "mm":
+        vs += f", {x['gflops'] / gf['torch']:.2f}x torch"
+    return [name, f"{gf['numpy']:.1f}", f"{gf['torch']:.1f}", f"{gf['hand']:.1f}", f"{x['gflops']:.1f}",
+            f"{x['med_best']:.1f}", f"{r['gflops']:.1f}", vs, f"{x['reach']:.0f} / {r['reach']:.0f}",
+            f"{x['wall']:.0f} / {r['wall']:.0f}", f"{pps:.0f}", f"{choose:.1f}"]
+
+
+def generated_vs_template(template_runs, arrays, seeds, trials, measure):
+    """The generated space (no template) on matmul, seed for seed against the template's XGB runs;
+    both bests re-timed here side by side."""
+    A = te.placeholder((1024, 1024), name="A")
+    B = te.placeholder((1024, 1024), name="B")
+    k = te.reduce_axis((0, 1024), name="k")
+    C = te.compute((1024, 1024), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    gtask = tune.Task.from_compute([C])
+    tmpl = template_runs[0][0].task
+    rows, ratios, walls = [], [], []
+    for seed in range(seeds):
+        gtuner, wall = run(tune.XGBTuner, gtask, seed, trials, measure)
+        ttuner = template_runs[seed][0]
         g = retime(gtask, gtuner.best_index, arrays)
-        tbest = tune.best_config(logs["mm"], tmpl)
-        t = retime(tmpl, tbest.index, arrays)
-        table("Generated space (no template) vs the matmul template, XGB, 1 thread",
-              ["space", "configs", "best GFLOP/s", "ratio to template", "wall s"],
-              [["generated (from_compute)", len(gtask.space), f"{g:.1f}", f"{g / t:.2f}", f"{wall:.0f}"],
-               ["template (seed 0 log)", len(tmpl.space), f"{t:.1f}", "1.00", ""]])
-
-    if not opt.no_transfer and {"C2", "C6", "C9"} <= set(opt.workloads):
-        c9, _ = conv_task("C9")
-        history = tune.load_log(logs["C2"]).records + tune.load_log(logs["C6"]).records
-        rows = []
-        scratch, transfer = [], []
-        for seed in range(SEEDS):
-            s_t, _ = run(tune.XGBTuner, c9, 100 + seed, TRIALS)
-            x_t, _ = run(tune.XGBTuner, c9, 100 + seed, TRIALS, transfer=history)
-            best = min(s_t.best_cost, x_t.best_cost)
-            scratch.append(s_t.trials_to_reach(0.95, best) or TRIALS + 1)
-            transfer.append(x_t.trials_to_reach(0.95, best) or TRIALS + 1)
-        table("Transfer learning on C9 (base model from the C2 + C6 XGB logs), trials to 95% of the best of both",
-              ["run", "median trials", "per seed"],
-              [["from scratch", statistics.median(scratch), scratch],
-               ["with transfer", statistics.median(transfer), transfer]])
-    print(f"\nlogs: {logdir}")
+        t = retime(tmpl, ttuner.best_index, arrays)
+        ratios.append(g / t)
+        walls.append(wall * 64 / trials)
+        rows.append([seed, f"{g:.1f}", f"{t:.1f}", f"{g / t:.2f}", f"{wall:.0f}",
+                     str(gtask.space.get(gtuner.best_index).values())])
+    rows.append(["median", "", "", f"{statistics.median(ratios):.2f}", f"{statistics.median(walls):.0f}",
+                 f"generated space: {len(gtask.space)} configs, template: {len(tmpl.space)}"])
+    table(f"Generated space (from_compute, no template) vs the matmul template, XGB, {trials} trials, "
+          "1 thread (GFLOP/s re-timed here)",
+          ["seed", "generated", "template", "ratio", "wall s", "generated best config"], rows)
 
 
-if __name__ == "__main__":     # measurement workers re-import this module
+def transfer_c9(c9_runs, history, seeds, trials, measure):
+    """C9 with the model seeded by `history` (the C2 and C6 records of this run) against the C9
+    XGB runs from scratch of the main table, same seeds; trials to 95% of the best any C9 run found."""
+    task = c9_runs["xgb"][0][0].task
+    transfer = [run(tune.XGBTuner, task, seed, trials, measure, transfer=history)[0] for seed in range(seeds)]
+    best = min([t.best_cost for t in transfer] + [t.best_cost for rs in c9_runs.values() for t, _ in rs])
+    scratch = [reach(t, best, trials) for t, _ in c9_runs["xgb"]]
+    seeded = [reach(t, best, trials) for t in transfer]
+    first = [statistics.median(task.flop / c / 1e9 for _, c in t.history[:8]) for t in transfer]
+    first0 = [statistics.median(task.flop / c / 1e9 for _, c in t.history[:8]) for t, _ in c9_runs["xgb"]]
+    table(f"Transfer learning on C9 (base model from {transfer[0].transferred} C2 + C6 records of this "
+          f"run), trials to 95% of the best of all C9 runs ({trials + 1}: not reached)",
+          ["run", "median trials", "per seed", "median GFLOP/s of the first batch"],
+          [["from scratch", statistics.median(scratch), scratch, f"{statistics.median(first0):.1f}"],
+           ["with transfer", statistics.median(seeded), seeded, f"{statistics.median(first):.1f}"]])
+
+
+def main(argv=None):
+    opt = parse_args(argv)
+    seeds = opt.seeds or (2 if opt.quick else 5)
+    trials = opt.trials or (32 if opt.quick else 64)
+    gen_seeds = opt.gen_seeds or min(seeds, 3)
+    logdir = tempfile.mkdtemp(prefix="wb-tuning-bench-")
+    t_start = time.perf_counter()
+    summary, all_runs, all_arrays = [], {}, {}
+    with tune.LocalMeasure(MEASURE) as measure:
+        for name in opt.workloads:
+            task = make_task(name)
+            gf, arrays = baselines(name)
+            runs = all_runs[name] = tune_workload(name, task, seeds, trials, measure, logdir)
+            all_arrays[name] = arrays
+            summary.append(summarize(name, task, runs, gf, arrays, trials))
+            print(f"[{name} done, {time.perf_counter() - t_start:.0f} s]", flush=True)
+        table(f"Tuning, 1 thread, {seeds} seeds x {trials} trials (GFLOP/s; best of all seeds re-timed "
+              "here; trials to 95% of the best any tuner found, median over seeds)",
+              ["workload", "numpy", "torch", "hand", "XGB best", "XGB median", "Random best", "XGB vs",
+               "trials to 95% XGB/Rnd", "wall s/64 XGB/Rnd", "XGB pred/s", "XGB s choosing"], summary)
+
+        if not opt.no_generated and "mm" in all_runs:
+            generated_vs_template(all_runs["mm"]["xgb"], all_arrays["mm"], min(gen_seeds, seeds), trials,
+                                  measure)
+
+        if not opt.no_transfer and {"C2", "C6", "C9"} <= set(all_runs):
+            history = [r for name in ("C2", "C6") for kind in TUNERS for seed in range(seeds)
+                       for r in tune.load_log(f"{logdir}/{name}-{kind}-{seed}.jsonl").records]
+            transfer_c9(all_runs["C9"], history, seeds, trials, measure)
+    print(f"\nlogs: {logdir}\ntotal wall time: {time.perf_counter() - t_start:.0f} s")
+
+
+if __name__ == "__main__":     # measurement workers are separate processes (spawn safety)
     main()

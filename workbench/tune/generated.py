@@ -8,8 +8,12 @@ stage of a reduction,
     num_outputs=3) and each reduction axis 2 levels ("tile_<raxis>"), as outer spatial tiles ->
     reduction outer -> middle spatial -> reduction inner -> inner spatial;
   - vectorizes the innermost spatial tile and unrolls the other inner ones (knob "unroll_inner");
-  - fuses the outer spatial tiles and runs them in parallel (knob "parallel");
-  - sets an auto-unroll pragma on the cache block ("auto_unroll_max_step" in {0, 16, 64, 512}).
+  - fuses the outer spatial tiles and runs them in parallel (knob "parallel"), in the order of
+    knob "tile_order" (which outer tile steps innermost, i.e. which operand tile stays in cache);
+  - sets an auto-unroll pragma on the cache block ("auto_unroll_max_step" in {0, 16, 64, 512});
+  - for each input the reduction reads row-strided (B[k, j]: each k step jumps a row), knob
+    "pack_<input>" copies it first into the blocked layout the tiling reads (layout_rewrite.py,
+    Ansor's layout rewrite; TVM's packed B of dense_pack), made only with a single output.
 An elementwise output gets a 2-level tiling, parallel fused outer loops and a vectorized inner.
 
 With `base_trace` (Task.from_schedule) the user's primitives are replayed first, and only what
