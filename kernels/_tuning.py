@@ -24,17 +24,27 @@ def tile_orders(axes) -> list[str]:
     return [",".join(o) for o in orders]
 
 
-def define_tiling(cfg, op, max_inner: int = 64, unroll_steps=(0, 16, 64, 512), orders: bool = False):
+def define_tiling(cfg, op, max_inner: int = 64, unroll_steps=(0, 16, 64, 512), orders: bool = False,
+                  lanes: int | None = None, parallel_knob: bool = True):
     """Define the knobs of `apply_tiling` for the reduction `op` (a te ComputeOp): tile_<axis>
-    (spatial: [-1, middle, inner]; reduction: [-1, inner]), unroll_inner, parallel,
-    auto_unroll_max_step and, with `orders` and more than one spatial axis, tile_order."""
+    (spatial: [-1, middle, inner]; reduction: [-1, inner]), unroll_inner, parallel (without
+    `parallel_knob` the outer tiles are always parallel), auto_unroll_max_step and, with `orders`
+    and more than one spatial axis, tile_order.
+
+    `lanes` (the target's vector lanes of the output dtype): the vectorized inner tile is a whole
+    number of vectors whenever the axis allows it (a partial vector wastes lanes on every FMA)."""
     spatial, reduce = list(op.axis), list(op.reduce_axis)
-    for ax in spatial:
-        cfg.define_split(knob_name(ax), ax, num_outputs=3, max_factor=max_inner)
+    for n, ax in enumerate(spatial):
+        whole = None
+        if lanes and n == len(spatial) - 1 and ax.extent % lanes == 0:
+            def whole(e, lanes=lanes):
+                return e.size[2] % lanes == 0
+        cfg.define_split(knob_name(ax), ax, num_outputs=3, max_factor=max_inner, filter=whole)
     for ax in reduce:
         cfg.define_split(knob_name(ax), ax, num_outputs=2, max_factor=max_inner)
     cfg.define_knob("unroll_inner", [1, 0])
-    cfg.define_knob("parallel", [1, 0])
+    if parallel_knob:
+        cfg.define_knob("parallel", [1, 0])
     cfg.define_knob("auto_unroll_max_step", list(unroll_steps))
     if orders and len(spatial) > 1:
         cfg.define_knob("tile_order", tile_orders(spatial))
@@ -73,7 +83,7 @@ def apply_tiling(cfg, s, tensor):
         outs = [by_name[n] for n in cfg["tile_order"].val.split(",")]
     main.reorder(*outs, *ins)
     fused = main.fuse(*outs) if len(outs) > 1 else outs[0]
-    if cfg["parallel"].val:
+    if not has_knob(cfg, "parallel") or cfg["parallel"].val:
         main.parallel(fused)
     main.vectorize(ins[-1])
     s[CL].compute_at(main, fused)

@@ -19,6 +19,12 @@ def _matmul(M, N, K):
     return A, B, C
 
 
+def _generated(output):
+    """The generated space for a 512-bit vector target (16 float lanes), whatever this host has:
+    the configs the tests pick by value must exist."""
+    return tune.Task.from_compute([output], vector_bits=512)
+
+
 def _values(task, **over):
     """The first config's knob values with some replaced."""
     return {**task.space.get(0).values(), **over}
@@ -36,7 +42,7 @@ def test_matmul_space_has_order_and_pack_knobs():
 @pytest.mark.parametrize("order,pack_b", list(itertools.product(["i,j", "j,i"], [0, 1])))
 def test_order_and_packing_compute_matmul(order, pack_b):
     A, B, C = _matmul(12, 40, 6)
-    task = tune.Task.from_compute([C])
+    task = _generated(C)
     cfg = task.space.from_values(_values(task, tile_i=[-1, 2, 3], tile_j=[-1, 2, 4], tile_k=[-1, 3],
                                          tile_order=order, pack_B=pack_b))
     rng = np.random.default_rng(0)
@@ -51,7 +57,7 @@ def test_packed_layout_makes_the_reduction_loads_contiguous():
     """With pack_B the block reads B_packed[j // T, k, j % T]: consecutive k are T floats apart
     (the tile), not a whole row of B; the outer tile order "j,i" walks row blocks innermost."""
     A, B, C = _matmul(64, 256, 32)
-    task = tune.Task.from_compute([C])
+    task = _generated(C)
     cfg = task.space.from_values(_values(task, tile_i=[-1, 1, 4], tile_j=[-1, 4, 16], tile_k=[-1, 1],
                                          tile_order="j,i", pack_B=1))
     text = str(task.lower(cfg))
@@ -93,7 +99,7 @@ def _batch_matmul(b, M, N, K):
 
 def test_random_generated_configs_match_numpy_on_batch_matmul():
     X, W, Y = _batch_matmul(2, 6, 8, 10)
-    task = tune.Task.from_compute([Y])
+    task = _generated(Y)
     assert "pack_W" in task.space.knobs and "pack_X" not in task.space.knobs
     assert [e.val for e in task.space.knobs["tile_order"].entities] == ["n,i,j", "n,j,i", "i,j,n"]
     rng = np.random.default_rng(3)
@@ -121,7 +127,7 @@ def test_generated_conv_inlines_padding_and_computes_conv2d():
     rx = te.reduce_axis((0, 3), name="rx")
     out = te.compute((1, 8, 6, 6), lambda n, f, y, x: te.sum(
         pad[n, rc, y + ry, x + rx] * kernel[f, rc, ry, rx], axis=[rc, ry, rx]), name="out")
-    task = tune.Task.from_compute([out])
+    task = _generated(out)
     # kernel[f, rc, ry, rx] is walked contiguously by its innermost reduction: nothing to pack
     assert not any(n.startswith("pack_") for n in task.space.knobs)
     assert len(task.space.knobs["tile_order"]) == 4
@@ -135,6 +141,13 @@ def test_generated_conv_inlines_padding_and_computes_conv2d():
     got = np.zeros((1, 8, 6, 6), np.float32)
     task.build(cfg)(d, w, got)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_vectorized_tile_is_whole_vectors_when_the_axis_allows():
+    wide = _generated(_matmul(8, 64, 4)[2]).space.knobs["tile_j"]
+    assert {e.size[2] for e in wide.entities} == {16, 32, 64}
+    odd = _generated(_matmul(8, 24, 4)[2]).space.knobs["tile_j"]     # 24 % 16: any inner tile
+    assert {e.size[2] for e in odd.entities} == {1, 2, 3, 4, 6, 8, 12, 24}
 
 
 def test_from_schedule_gets_no_layout_rewrite():

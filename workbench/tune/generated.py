@@ -8,7 +8,8 @@ stage of a reduction,
     num_outputs=3) and each reduction axis 2 levels ("tile_<raxis>"), as outer spatial tiles ->
     reduction outer -> middle spatial -> reduction inner -> inner spatial;
   - vectorizes the innermost spatial tile and unrolls the other inner ones (knob "unroll_inner");
-  - fuses the outer spatial tiles and runs them in parallel (knob "parallel"), in the order of
+  - makes the vectorized inner tile a whole number of the target's vectors when the axis allows;
+  - fuses the outer spatial tiles and runs them in parallel (always: no knob), in the order of
     knob "tile_order" (which outer tile steps innermost, i.e. which operand tile stays in cache);
   - sets an auto-unroll pragma on the cache block ("auto_unroll_max_step" in {0, 16, 64, 512});
   - for each input the reduction reads row-strided (B[k, j]: each k step jumps a row), knob
@@ -24,6 +25,8 @@ the auto-unroll pragma).
 from __future__ import annotations
 
 import hashlib
+
+import numpy as np
 
 import workbench as wb
 from kernels._tuning import apply_tiling, define_tiling, inline_elementwise, knob_name, outer_tile
@@ -56,7 +59,7 @@ def _inputs_of(outputs) -> list:
 class GeneratedTemplate:
     UNROLL_STEPS = (0, 16, 64, 512)
 
-    def __init__(self, tensors, base_trace=None, max_inner: int = 64):
+    def __init__(self, tensors, base_trace=None, max_inner: int = 64, vector_bits: int | None = None):
         tensors = list(tensors)
         self.outputs = [t for t in tensors if not isinstance(t.op, PlaceholderOp)]
         if not self.outputs:
@@ -68,9 +71,11 @@ class GeneratedTemplate:
             self.outputs = [t for t in tensors if not isinstance(t.op, PlaceholderOp)]
         self.base_trace = base_trace
         self.max_inner = max_inner
+        # the vectorized tile is a whole number of the target's vectors (default: this host's)
+        self.vector_bits = vector_bits or wb.Target.host().vector_bits
         default = str(wb.lower(wb.create_schedule(self.outputs), self.args))
         trace = base_trace.to_json() if base_trace is not None else ""
-        digest = hashlib.sha1(f"{SPACE_VERSION}{default}{trace}".encode()).hexdigest()[:12]
+        digest = hashlib.sha1(f"{SPACE_VERSION}:{self.vector_bits}:{default}{trace}".encode()).hexdigest()[:12]
         kind = "from_schedule" if base_trace is not None else "from_compute"
         self.task_name = f"generated.{kind}:{'+'.join(t.name for t in self.outputs)}:{digest}"
 
@@ -104,7 +109,9 @@ class GeneratedTemplate:
         can follow the tiling (layout_rewrite); with more than one output the outputs stay as
         given (another output may read this one) and no input is packed."""
         out = self.outputs[-1]
-        define_tiling(cfg, out.op, self.max_inner, self.UNROLL_STEPS, orders=True)
+        lanes = max(1, self.vector_bits // (8 * np.dtype(out.dtype).itemsize))
+        define_tiling(cfg, out.op, self.max_inner, self.UNROLL_STEPS, orders=True, lanes=lanes,
+                      parallel_knob=False)
         packable = layout_rewrite.packable_inputs(out.op) if len(self.outputs) == 1 else []
         names = [t.name for t in packable]
         knobs = [f"pack_{n}" if names.count(n) == 1 else f"pack_{n}_{i}" for i, n in enumerate(names)]
@@ -119,7 +126,7 @@ class GeneratedTemplate:
         s = wb.create_schedule(self.outputs[:-1] + [out])
         inline_elementwise(s, keep={p.name for p in packed})
         for p in packed:
-            layout_rewrite.schedule_packed(s, p, parallel=bool(cfg["parallel"].val))
+            layout_rewrite.schedule_packed(s, p, parallel=True)
         apply_tiling(cfg, s, out)
         return s, self.args[:-1] + [out]
 
