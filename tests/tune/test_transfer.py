@@ -28,7 +28,7 @@ def test_transfer_fits_the_model_before_the_first_batch_and_steers_it():
     rng = np.random.default_rng(0)
     others = [tune.Task(kernels.matmul.cpu_template, args=a) for a in [(16, 64, 8), (32, 128, 16)]]
     records = [r for t in others for r in _synthetic_records(t, 24, rng)]
-    task = tune.Task(kernels.matmul.cpu_template, args=(32, 64, 16))
+    task = tune.Task(kernels.matmul.cpu_template, args=(8, 32, 4))     # 1008 configs: scored whole
     records.append(_synthetic_records(task, 1, rng)[0])     # its own workload: not transfer
 
     cold = tune.XGBTuner(task, seed=0)
@@ -40,6 +40,9 @@ def test_transfer_fits_the_model_before_the_first_batch_and_steers_it():
     assert len(set(batch)) == 8
     scores = [warm.predicted[i] for i in batch]
     assert len(set(scores)) > 1       # the base model scored them (an unfitted model gives 0s)
+    # a space this small is scored whole: the batch is the 8 best-scored configs
+    everything = warm.model.predict(list(range(len(task.space))))
+    assert min(scores) >= np.sort(everything)[-8] - 1e-9
     # the rule of the other workloads carries over: the picks use the widest vectors
     widest = max(e.size[2] for e in task.space.knobs["tile_x"].entities)
     random_picks = cold.next_batch(8)

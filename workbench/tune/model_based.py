@@ -11,7 +11,8 @@ margin scaled by 2^(-n/64) (n local samples), and drops it below 0.05: AutoTVM's
 
 SimulatedAnnealingOptimizer: `parallel` chains walking the space by random_walk, accepting a
 worse neighbour with probability exp((new - old) / T), T from 1 to 0; chains persist across plans;
-keeps the best unvisited points seen. The plan's last `eps_greedy` share is random configs.
+keeps the best unvisited points seen. A space of at most `exhaustive_below` configs is scored
+whole instead. The plan's last `eps_greedy` share is random configs.
 """
 from __future__ import annotations
 
@@ -168,13 +169,16 @@ class XGBoostCostModel:
 
 class SimulatedAnnealingOptimizer:
     def __init__(self, space, rng, parallel: int = 64, n_iter: int = 200, early_stop: int = 30,
-                 max_seconds: float | None = 2.0, persistent: bool = True):
+                 max_seconds: float | None = 2.0, persistent: bool = True, exhaustive_below: int = 1024):
         self.space, self.rng = space, rng
         self.parallel, self.n_iter, self.early_stop = parallel, n_iter, early_stop
         self.max_seconds, self.persistent = max_seconds, persistent
+        self.exhaustive_below = exhaustive_below
         self.points = None
 
     def find_maximums(self, model, n: int, exclude: set) -> list[int]:
+        if len(self.space) <= self.exhaustive_below:
+            return self._score_all(model, n, exclude)
         t_start = time.perf_counter()
         points = self.points if self.persistent and self.points is not None else \
             self.space.sample(self.rng, min(self.parallel, len(self.space)))
@@ -221,6 +225,17 @@ class SimulatedAnnealingOptimizer:
                 break
         self.points = points
         return [i for _, i in sorted(heap, reverse=True)]
+
+    def _score_all(self, model, n, exclude) -> list[int]:
+        """A small space (a template's few hundred configs) is scored whole: exact, and cheaper
+        than annealing once each config's features are cached (extracted once per config)."""
+        rest = [i for i in self.space.enumerate() if i not in exclude]
+        if not rest:
+            return []
+        self.rng.shuffle(rest)          # ties (a model that cannot tell configs apart) at random
+        scores = model.predict(rest)
+        top = np.argsort(-scores, kind="stable")[:n]
+        return [rest[t] for t in top]
 
 
 class XGBTuner(Tuner):
