@@ -2,7 +2,10 @@
 convolutions in, so one vector of `ob` output channels is contiguous in memory.
 
 data   (N, C/ib, H, W, ib)   or plain NCHW (N, C, H, W) when in_block == 0
-kernel (F/ob, C, KH, KW, ob)  (OIHW packed once at compile time, see `pack_kernel`)
+kernel (F/ob, C/ib, KH, KW, ib, ob) with blocked data, (F/ob, C, KH, KW, ob) with NCHW data
+       (TVM's OIHW[ib]i[ob]o, packed once at compile time by `pack_kernel`: the reduction's
+       innermost input-channel loop then walks the weights contiguously, which is what keeps
+       the weight stream of a late layer -- megabytes, read once per run -- prefetchable)
 out    (N, F/ob, OH, OW, ob)
 out[n, fo, y, x, fi] = sum_{c, r, s} pad[n, c, y*sh + r*dh, x*sw + s*dw] * kernel[fo, c, r, s, fi]
 
@@ -22,16 +25,22 @@ from ._common import pad_tuple, window_geometry
 
 def compute(data: te.Tensor, kernel: te.Tensor, stride=1, padding=0, dilation=1,
             in_block: int = 0, name: str = "conv2d_nchwc") -> te.Tensor:
-    FO, C, KH, KW, ob = kernel.shape
+    if len(kernel.shape) == 6:
+        FO, CI, KH, KW, kib, ob = kernel.shape
+        C = CI * kib
+    else:
+        FO, C, KH, KW, ob = kernel.shape
+        kib = 0
     if in_block:
         N, CO, H, W, ib = data.shape
-        if ib != in_block or CO * ib != C:
+        if ib != in_block or CO * ib != C or kib not in (0, ib):
             raise ValueError(f"conv2d_nchwc: data {data.shape} does not match in_block={in_block} "
                              f"and kernel {kernel.shape}")
     else:
         N, C2, H, W = data.shape
-        if C2 != C:
-            raise ValueError(f"conv2d_nchwc: data {data.shape} has {C2} channels, kernel expects {C}")
+        if C2 != C or kib:
+            raise ValueError(f"conv2d_nchwc: data {data.shape} has {C2} channels, kernel "
+                             f"{kernel.shape} expects {C} in NCHW")
         ib = 1
     (sh, sw), (dh, dw), pads, (OH, OW) = window_geometry((H, W), (KH, KW), stride, padding,
                                                          dilation, "conv2d_nchwc")
@@ -44,23 +53,38 @@ def compute(data: te.Tensor, kernel: te.Tensor, stride=1, padding=0, dilation=1,
     rx = te.reduce_axis((0, KW), name="rx")
     if in_block:
         rci = te.reduce_axis((0, ib), name="rci")
+        if kib:
+            def w(fo, fi):
+                return kernel[fo, rco, ry, rx, rci, fi]
+        else:
+            def w(fo, fi):
+                return kernel[fo, rco * ib + rci, ry, rx, fi]
         return te.compute((N, FO, OH, OW, ob), lambda n, fo, y, x, fi: te.sum(
-            p[n, rco, y * sh + ry * dh, x * sw + rx * dw, rci] * kernel[fo, rco * ib + rci, ry, rx, fi],
+            p[n, rco, y * sh + ry * dh, x * sw + rx * dw, rci] * w(fo, fi),
             axis=[rco, rci, ry, rx]), name=name)
     return te.compute((N, FO, OH, OW, ob), lambda n, fo, y, x, fi: te.sum(
         p[n, rco, y * sh + ry * dh, x * sw + rx * dw] * kernel[fo, rco, ry, rx, fi],
         axis=[rco, ry, rx]), name=name)
 
 
-def pack_kernel(w: np.ndarray, block: int) -> np.ndarray:
-    """OIHW -> (O/block, I, KH, KW, block)."""
+def pack_kernel(w: np.ndarray, block: int, in_block: int = 0) -> np.ndarray:
+    """OIHW -> (O/block, I, KH, KW, block), or with in_block > 0 (the data is NCHW[in_block]c)
+    -> (O/block, I/in_block, KH, KW, in_block, block)."""
     O, I, KH, KW = w.shape
     if O % block:
         raise ValueError(f"pack_kernel: {O} output channels are not a multiple of {block}")
+    if in_block:
+        if I % in_block:
+            raise ValueError(f"pack_kernel: {I} input channels are not a multiple of {in_block}")
+        return np.ascontiguousarray(w.reshape(O // block, block, I // in_block, in_block, KH, KW)
+                                    .transpose(0, 2, 4, 5, 3, 1))
     return np.ascontiguousarray(w.reshape(O // block, block, I, KH, KW).transpose(0, 2, 3, 4, 1))
 
 
 def unpack_kernel(wp: np.ndarray) -> np.ndarray:
+    if wp.ndim == 6:
+        FO, CI, KH, KW, ib, ob = wp.shape
+        return np.ascontiguousarray(wp.transpose(0, 5, 1, 4, 2, 3).reshape(FO * ob, CI * ib, KH, KW))
     FO, I, KH, KW, ob = wp.shape
     return np.ascontiguousarray(wp.transpose(0, 4, 1, 2, 3).reshape(FO * ob, I, KH, KW))
 
@@ -73,7 +97,7 @@ def reference(data: np.ndarray, kernel: np.ndarray, stride=1, padding=0, dilatio
         data = data.transpose(0, 1, 4, 2, 3).reshape(N, CO * ib, H, W)
     out = conv2d.reference(data, unpack_kernel(kernel), stride, pad_tuple(padding), dilation)
     N, F, OH, OW = out.shape
-    ob = kernel.shape[4]
+    ob = kernel.shape[-1]
     return np.ascontiguousarray(out.reshape(N, F // ob, ob, OH, OW).transpose(0, 1, 3, 4, 2))
 
 

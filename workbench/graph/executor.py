@@ -189,8 +189,8 @@ def node_flops(g: Graph, n) -> int:
         w = g[n.inputs[1]].shape
         if n.op == "conv2d":
             return 2 * out * int(np.prod(w[1:]))
-        if n.op == "conv2d_nchwc":
-            return 2 * out * int(np.prod(w[1:4]))
+        if n.op == "conv2d_nchwc":          # (O/ob, I[/ib], KH, KW, [ib,] ob)
+            return 2 * out * int(np.prod(w[1:-1]))
         if n.op == "depthwise_conv2d":
             return 2 * out * int(np.prod(w[2:]))
         if n.op == "depthwise_conv2d_nchwc":

@@ -85,10 +85,11 @@ register("depthwise_conv2d", Pattern.OUT_ELEWISE_FUSABLE,
 
 def _nchwc_shape(node, shapes):
     N, _, OH, OW = _conv_out(node, [shapes[0][:4], shapes[1][:4]], 0)
-    return (N, shapes[1][0], OH, OW, shapes[1][4])
+    return (N, shapes[1][0], OH, OW, shapes[1][-1])
 
 
-# data NCHW[ib]c (in_block=ib) or NCHW (in_block=0), kernel packed (O/ob, I, KH, KW, ob)
+# data NCHW[ib]c (in_block=ib), kernel packed (O/ob, I/ib, KH, KW, ib, ob); or data NCHW
+# (in_block=0), kernel (O/ob, I, KH, KW, ob)
 register("conv2d_nchwc", Pattern.OUT_ELEWISE_FUSABLE, _nchwc_shape,
          lambda t, n: conv2d_nchwc.compute(t[0], t[1], in_block=n.attr("in_block"), **_conv_args(n)),
          lambda a, n: conv2d_nchwc.reference(a[0], a[1], in_block=n.attr("in_block"),

@@ -176,10 +176,10 @@ def alter_layout(g: Graph, target=None) -> Graph:
                 emit(replace(n, inputs=(as_layout(n.inputs[0], "NCHW"), n.inputs[1])))
                 continue
             data = as_layout(n.inputs[0], f"NCHW{bi}c" if bi > 1 else "NCHW")
-            # the kernel is packed once, at compile time: OIHW -> (O/bo, I, KH, KW, bo)
-            wname = f"{n.inputs[1]}_OIHW{bo}o"
+            # the kernel is packed once, at compile time: OIHW -> (O/bo, I/bi, KH, KW, bi, bo)
+            wname = f"{n.inputs[1]}_OIHW{bi}i{bo}o" if bi > 1 else f"{n.inputs[1]}_OIHW{bo}o"
             if wname not in out_nodes_by_name:
-                params[wname] = conv2d_nchwc.pack_kernel(w, bo)
+                params[wname] = conv2d_nchwc.pack_kernel(w, bo, bi if bi > 1 else 0)
                 emit(Node(wname, "const", (), (), params[wname].shape, "float32"), "")
             N, _, OH, OW = n.shape
             emit(Node(n.name, "conv2d_nchwc", (data, wname), n.with_attrs(

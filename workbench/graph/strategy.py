@@ -226,19 +226,26 @@ def _schedule_blocked(s, special, out, config, tuned):
     else:
         owb = max(d for d in range(1, 15) if OW % d == 0)
         ohb = max(d for d in range(1, 15) if OH % d == 0 and d * owb <= 14) if owb == OW else 1
+    # small late layers: several output-channel vectors per register block, so each broadcast
+    # input value feeds `ovec` FMAs (7 columns x 1 vector leaves the FMA units waiting on loads)
+    ovec = tuned.get("oc_vecs") or (2 if ob > 1 and owb * ohb <= 7 and blocked.shape[1] % 2 == 0
+                                    else 1)
+    if blocked.shape[1] % ovec:
+        ovec = 1
     if len(oax) == 5:                       # output stays blocked (NCHW[x]c)
         n, fo, y, x, fi = oax
     else:                                   # output unblocked to NCHW in the epilogue
         n, f, y, x = oax
         fo, fi = s[outer].split(f, factor=ob)
+    fo, fv = s[outer].split(fo, factor=ovec)
     yo, yi = s[outer].split(y, factor=ohb)
     xo, xi = s[outer].split(x, factor=owb)
-    s[outer].reorder(n, fo, yo, xo, yi, xi, fi)
+    s[outer].reorder(n, fo, yo, xo, fv, yi, xi, fi)
     s[outer].parallel(s[outer].fuse(n, fo, yo))
     if len(oax) == 5:
         s[outer].vectorize(fi)
     s[acc].compute_at(s[outer], xo)
-    _, _, yb, xb, fb = s[acc].op.axis
+    _, fvb, yb, xb, fb = s[acc].op.axis
     red = list(s[acc].op.reduce_axis)
     ic_bn = tuned.get("ic_bn")
     if len(red) == 4:                       # rco, rci, ry, rx -> rco, ry, rx, rci (TVM's order)
@@ -246,25 +253,26 @@ def _schedule_blocked(s, special, out, config, tuned):
         ib = rci.extent
         if ic_bn and ic_bn > ib and ic_bn % ib == 0 and rco.extent % (ic_bn // ib) == 0:
             rco, rcm = s[acc].split(rco, factor=ic_bn // ib)
-            s[acc].reorder(rco, ry, rx, rcm, rci, yb, xb, fb)
+            s[acc].reorder(rco, ry, rx, rcm, rci, fvb, yb, xb, fb)
         else:
-            s[acc].reorder(rco, ry, rx, rci, yb, xb, fb)
+            s[acc].reorder(rco, ry, rx, rci, fvb, yb, xb, fb)
     elif len(red) == 3 and ic_bn and ic_bn < red[0].extent and red[0].extent % ic_bn == 0:
         rco, rci = s[acc].split(red[0], factor=ic_bn)       # the template's tile_ic
         ry, rx = red[1:]
-        s[acc].reorder(rco, ry, rx, rci, yb, xb, fb)
+        s[acc].reorder(rco, ry, rx, rci, fvb, yb, xb, fb)
     else:
-        s[acc].reorder(*red, yb, xb, fb)
+        s[acc].reorder(*red, fvb, yb, xb, fb)
         rx = red[-1] if len(red) == 3 else None
     if tuned.get("unroll_kw") and len(red) >= 3:
         s[acc].unroll(rx)
+    s[acc].unroll(fvb)
     s[acc].unroll(yb)
     if ob == 1:
         s[acc].vectorize(xb)
     else:
         s[acc].unroll(xb)
         s[acc].vectorize(fb)
-    config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb,
+    config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb, oc_vecs=ovec,
                   **({"tuned": dict(tuned)} if tuned else {}))
 
 

@@ -23,8 +23,8 @@ def conv_workload(g: Graph, node):
     if node.op == "conv2d":
         F, C, KH, KW = w
     else:
-        FO, C, KH, KW, ob = w
-        F = FO * ob
+        FO, C, KH, KW = w[:4]
+        F, C = FO * w[-1], C * (w[4] if len(w) == 6 else 1)
     N, H, W = data[0], data[2], data[3]
     t, l, b, r = node.attr("padding")
     if (t, l) != (b, r) or tuple(node.attr("dilation")) != (1, 1) or KH != KW:
