@@ -83,10 +83,9 @@ class GraphModule:
         return vals
 
     def _bind(self):
-        """Every kernel's argument pointers, resolved once: activations live in the planned
+        """Every kernel bound (Kernel.bind) to its arrays once: activations live in the planned
         buffers, inputs are copied into buffers of their own, constants are fixed, so a run is
-        one ctypes call per kernel (Kernel's argument checks ran here, once per array)."""
-        from ..codegen import engine
+        one ctypes call per kernel with no per-call argument checks."""
         self._inputs = {i: np.empty(self.graph[i].shape, self.graph[i].dtype)
                         for i in self.graph.inputs}
         self._bound = []
@@ -94,22 +93,17 @@ class GraphModule:
             args = [(self._inputs.get(src) if src in self._inputs else self._buffers[src])
                     if kind == "value" else src for kind, src in st.sources]
             args.append(self._buffers[st.name])
-            k = st.kernel
-            direct = not (k._gomp and engine.needs_helper_thread())
-            self._bound.append((k, tuple(k._pointers(args)), args, direct))
+            self._bound.append(st.kernel.bind(*args))
 
     def _execute(self, timings: list | None = None) -> None:
-        for k, ptrs, args, direct in self._bound:
-            if timings is not None:
-                t0 = time.perf_counter()
-            if direct:
-                status = k._cfunc(*ptrs, k._num_threads)
-                if status:
-                    k._raise_status(status)
-            else:
-                k(*args)
-            if timings is not None:
-                timings.append(time.perf_counter() - t0)
+        if timings is None:
+            for call in self._bound:
+                call()
+            return
+        for call in self._bound:
+            t0 = time.perf_counter()
+            call()
+            timings.append(time.perf_counter() - t0)
 
     def _load(self, inputs: dict) -> None:
         for name, a in self._check_inputs(inputs).items():
