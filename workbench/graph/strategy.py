@@ -122,8 +122,6 @@ def _blocked_anchor(g, node, ins, holders, ext, transforms, special, tuned):
     if node.op == "conv2d":
         F = w.shape[0]
         ob = conv_block(F)
-        if tuned.get("oc_bn") and F % tuned["oc_bn"] == 0:   # the layout is ours to choose here
-            ob = tuned["oc_bn"]
         transforms[wname] = lambda a, ob=ob: conv2d_nchwc.pack_kernel(a, ob)
         kshape = (F // ob, *w.shape[1:], ob)
         stride, padding, dilation = node.attr("strides"), node.attr("padding"), node.attr("dilation")
@@ -186,9 +184,7 @@ def _schedule_blocked(s, special, out, config, tuned):
         st.compute_inline()
     pad_ops = _stage_named(s, "pad")
     _inline_injective(s, keep=[st.op.output(0) for st in pad_ops])
-    for st in pad_ops:                      # padded input materialized once, in parallel
-        ax = st.op.axis
-        st.parallel(st.fuse(ax[0], ax[1]))
+    conv2d_nchwc.schedule_pad(s)
     if special.get("kind") == "deconv":
         _schedule_deconv(s, blocked, out, config)
         return
@@ -215,65 +211,12 @@ def _schedule_blocked(s, special, out, config, tuned):
         s[outer].vectorize(oi)
         config.update(kind="dense_blocked", ob=blocked.shape[2])
         return
-    ob, OH, OW = blocked.shape[4], blocked.shape[2], blocked.shape[3]
-    # register block: owb columns (x) times ohb rows (y) of one output-channel vector, at most 14
-    # accumulators; small late layers take several rows so each weight vector feeds more FMAs
-    if ob == 1:     # one output channel per block (e.g. an RGB image): the columns are the vector
-        owb = max(d for d in range(1, 65) if OW % d == 0)
-        ohb = 1
-    elif tuned.get("ow_bn") and OW % tuned["ow_bn"] == 0:
-        owb, ohb = tuned["ow_bn"], 1
-    else:
-        owb = max(d for d in range(1, 15) if OW % d == 0)
-        ohb = max(d for d in range(1, 15) if OH % d == 0 and d * owb <= 14) if owb == OW else 1
-    # small late layers: several output-channel vectors per register block, so each broadcast
-    # input value feeds `ovec` FMAs (7 columns x 1 vector leaves the FMA units waiting on loads)
-    ovec = tuned.get("oc_vecs") or (2 if ob > 1 and owb * ohb <= 7 and blocked.shape[1] % 2 == 0
-                                    else 1)
-    if blocked.shape[1] % ovec:
-        ovec = 1
-    if len(oax) == 5:                       # output stays blocked (NCHW[x]c)
-        n, fo, y, x, fi = oax
-    else:                                   # output unblocked to NCHW in the epilogue
-        n, f, y, x = oax
-        fo, fi = s[outer].split(f, factor=ob)
-    fo, fv = s[outer].split(fo, factor=ovec)
-    yo, yi = s[outer].split(y, factor=ohb)
-    xo, xi = s[outer].split(x, factor=owb)
-    s[outer].reorder(n, fo, yo, xo, fv, yi, xi, fi)
-    s[outer].parallel(s[outer].fuse(n, fo, yo))
-    if len(oax) == 5:
-        s[outer].vectorize(fi)
-    s[acc].compute_at(s[outer], xo)
-    _, fvb, yb, xb, fb = s[acc].op.axis
-    red = list(s[acc].op.reduce_axis)
-    ic_bn = tuned.get("ic_bn")
-    if len(red) == 4:                       # rco, rci, ry, rx -> rco, ry, rx, rci (TVM's order)
-        rco, rci, ry, rx = red
-        ib = rci.extent
-        if ic_bn and ic_bn > ib and ic_bn % ib == 0 and rco.extent % (ic_bn // ib) == 0:
-            rco, rcm = s[acc].split(rco, factor=ic_bn // ib)
-            s[acc].reorder(rco, ry, rx, rcm, rci, fvb, yb, xb, fb)
-        else:
-            s[acc].reorder(rco, ry, rx, rci, fvb, yb, xb, fb)
-    elif len(red) == 3 and ic_bn and ic_bn < red[0].extent and red[0].extent % ic_bn == 0:
-        rco, rci = s[acc].split(red[0], factor=ic_bn)       # the template's tile_ic
-        ry, rx = red[1:]
-        s[acc].reorder(rco, ry, rx, rci, fvb, yb, xb, fb)
-    else:
-        s[acc].reorder(*red, fvb, yb, xb, fb)
-        rx = red[-1] if len(red) == 3 else None
-    if tuned.get("unroll_kw") and len(red) >= 3:
-        s[acc].unroll(rx)
-    s[acc].unroll(fvb)
-    s[acc].unroll(yb)
-    if ob == 1:
-        s[acc].vectorize(xb)
-    else:
-        s[acc].unroll(xb)
-        s[acc].vectorize(fb)
-    config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb, oc_vecs=ovec,
-                  **({"tuned": dict(tuned)} if tuned else {}))
+    FO, OH, OW, ob = blocked.shape[1:]
+    blocks = conv2d_nchwc.default_blocks(OH, OW, ob, FO)
+    if ob > 1:      # a tuned register block (conv2d_nchwc.cpu_template's knobs, same workload)
+        blocks.update({k: v for k, v in tuned.items() if k in blocks})
+    conv2d_nchwc.schedule_register_block(s, acc, outer, **blocks)
+    config.update(kind="conv_nchwc", ob=ob, **blocks, **({"tuned": dict(tuned)} if tuned else {}))
 
 
 def _schedule_deconv(s, phases, out, config):
@@ -341,9 +284,7 @@ def _schedule_depthwise(s, dw, out):
     vectorized row."""
     pad_ops = _stage_named(s, "pad")
     _inline_injective(s, keep=[st.op.output(0) for st in pad_ops])
-    for st in pad_ops:
-        ax = st.op.axis
-        st.parallel(st.fuse(ax[0], ax[1]))
+    conv2d_nchwc.schedule_pad(s)
     if out.op is dw.op:
         acc = s.cache_write(dw, "local")
         outer = dw

@@ -1,12 +1,12 @@
 """Task extraction (AutoTVM's extract_from_program) and the use of tuned configs in the executor.
 
-One tune.Task per unique convolution workload of the graph (`kernels.conv2d.cpu_template`, TVM's
-x86 conv2d_NCHWc knobs). `graph.build(g, log=...)` looks up each convolution's best config in the
-log and applies its knobs to the fused group's schedule: the register block's width (tile_ow), the
-input-channel chunk of the reduction (tile_ic), kernel-width unrolling (unroll_kw) and, where the
-graph leaves the convolution's layout free (no alter_layout), the output-channel block (tile_oc).
-Depthwise, dense and transposed convolutions keep their hand schedules (their templates' tiling
-knobs do not describe the fused schedules the executor runs), so they get no task.
+One tune.Task per unique convolution workload of the graph: `conv2d_nchwc.cpu_template`,
+which computes and schedules the convolution exactly as the executor does (blocked input and
+output layouts as the graph chose them, the packed kernel, `schedule_register_block`), so the
+configs the tuner measures are the programs the graph runs. `graph.build(g, log=...)` applies each
+convolution's best config (register block columns, rows and output-channel vectors, kernel-width
+unrolling) to its fused group; the fused epilogue stays as it is. Depthwise, dense and transposed
+convolutions keep their hand schedules, so they get no task.
 """
 from __future__ import annotations
 
@@ -14,23 +14,28 @@ from .ir import Graph
 
 
 def conv_workload(g: Graph, node):
-    """(batch, in_channel, height, width, out_channel, kernel_size, stride, padding) of a conv2d or
-    conv2d_nchwc node in the template's terms, or None if the template cannot express it
-    (asymmetric padding, dilation)."""
+    """(batch, in_channel, height, width, out_channel, kernel_size, stride, padding, in_block,
+    out_block) of a conv2d_nchwc node (or a conv2d node the executor blocks itself) in
+    `conv2d_nchwc.cpu_template`'s terms, or None if the template cannot express it (asymmetric
+    padding, dilation, too few output channels for a vector)."""
+    from .passes import conv_block
     if node.op not in ("conv2d", "conv2d_nchwc"):
         return None
     data, w = g[node.inputs[0]].shape, g[node.inputs[1]].shape
     if node.op == "conv2d":
         F, C, KH, KW = w
+        ib, ob = 0, conv_block(F)
     else:
         FO, C, KH, KW = w[:4]
-        F, C = FO * w[-1], C * (w[4] if len(w) == 6 else 1)
+        ob = w[-1]
+        ib = w[4] if len(w) == 6 else 0
+        F, C = FO * ob, C * (ib or 1)
     N, H, W = data[0], data[2], data[3]
     t, l, b, r = node.attr("padding")
-    if (t, l) != (b, r) or tuple(node.attr("dilation")) != (1, 1) or KH != KW:
+    if (t, l) != (b, r) or tuple(node.attr("dilation")) != (1, 1) or KH != KW or ob < 4:
         return None
     sh, sw = node.attr("strides")
-    return (N, C, H, W, F, KH, sh if sh == sw else (sh, sw), t if t == l else (t, l))
+    return (N, C, H, W, F, KH, sh if sh == sw else (sh, sw), t if t == l else (t, l), ib, ob)
 
 
 def _tune():
@@ -43,7 +48,7 @@ def _tune():
 
 def extract_tasks(g: Graph, target=None) -> list:
     """One tune.Task per unique convolution workload (in graph order)."""
-    import kernels
+    from kernels import conv2d_nchwc
     tune = _tune()
     seen, tasks = set(), []
     for n in g.ops():
@@ -51,23 +56,22 @@ def extract_tasks(g: Graph, target=None) -> list:
         if args is None or args in seen:
             continue
         seen.add(args)
-        tasks.append(tune.Task(kernels.conv2d.cpu_template, args=args))
+        tasks.append(tune.Task(conv2d_nchwc.cpu_template, args=args))
     return tasks
 
 
 def tuned_knobs(log, g: Graph, anchor_name: str, cache: dict) -> dict:
     """The best config's knobs for the anchor conv of a group ({} when none is logged)."""
-    import kernels
+    from kernels import conv2d_nchwc
     args = conv_workload(g, g[anchor_name])
     if args is None or log is None:
         return {}
     if args not in cache:
         tune = _tune()
-        task = tune.Task(kernels.conv2d.cpu_template, args=args)
+        task = tune.Task(conv2d_nchwc.cpu_template, args=args)
         cfg = tune.best_config(log, task)
         cache[args] = {} if cfg is None else {
-            "oc_bn": cfg["tile_oc"].size[-1], "ow_bn": cfg["tile_ow"].size[-1],
-            "ic_bn": cfg["tile_ic"].size[-1], "unroll_kw": bool(cfg["unroll_kw"].val)}
+            k: int(cfg[k].val) for k in ("ow_block", "oh_block", "oc_vecs", "unroll_kw")}
     return cache[args]
 
 
