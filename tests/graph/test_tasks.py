@@ -96,3 +96,16 @@ def test_register_block_rejects_a_block_that_does_not_divide():
     acc = s.cache_write(out, "local")
     with pytest.raises(ValueError, match="ow_block=4 must divide 6"):
         conv2d_nchwc.schedule_register_block(s, acc, out, ow_block=4)
+
+
+def test_tune_graph_measures_the_fallback_config_first(tmp_path):
+    """Whatever the budget, each task's log holds the executor's fallback config, so the tuned
+    network never runs a config measured slower than it."""
+    from workbench.graph.tasks import fallback_config
+    g = graph.optimize(small_net())
+    log = str(tmp_path / "net.jsonl")
+    graph.tune_graph(g, log, n_trial=2, progress=False)
+    for task in graph.extract_tasks(g):
+        logged = {r["config"]["index"] for r in tune.load_log(log).records
+                  if r["workload"] == task.workload_key}
+        assert fallback_config(task).index in logged and len(logged) == 2
