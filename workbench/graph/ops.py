@@ -8,6 +8,7 @@ and as the oracle in tests).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Callable
@@ -17,6 +18,7 @@ import numpy as np
 import kernels
 from kernels import conv2d_nchwc, elemwise, global_pool2d, transform
 from kernels._common import window_geometry
+from workbench import te
 
 
 class Pattern(IntEnum):
@@ -202,6 +204,12 @@ def block_of(layout: str) -> int:
     return 0
 
 
+def vta_block_of(layout: str):
+    """(batch block, channel block) for VTA's "NCHW1n16c"; None for other layouts."""
+    m = re.fullmatch(r"NCHW(\d+)n(\d+)c", layout)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def _layout_shape(shape, src, dst):
     if src == "NCHW" and block_of(dst):
         b = block_of(dst)
@@ -210,18 +218,40 @@ def _layout_shape(shape, src, dst):
     if block_of(src) and dst == "NCHW":
         N, CO, H, W, b = shape
         return (N, CO * b, H, W)
-    raise ValueError(f"layout_transform: {src} -> {dst} is not supported (NCHW <-> NCHW[x]c)")
+    if src == "NCHW" and vta_block_of(dst):
+        (bn, bc), (N, C, H, W) = vta_block_of(dst), shape
+        return (N // bn, C // bc, H, W, bn, bc)
+    if vta_block_of(src) and dst == "NCHW":
+        Nb, Cb, H, W, bn, bc = shape
+        return (Nb * bn, Cb * bc, H, W)
+    raise ValueError(f"layout_transform: {src} -> {dst} is not supported (NCHW <-> NCHW[x]c, "
+                     "NCHW <-> NCHW[b]n[x]c)")
 
 
 def _layout_te(t, src, dst):
-    _layout_shape(t.shape, src, dst)
+    shape = _layout_shape(t.shape, src, dst)
+    if vta_block_of(dst):
+        bn, bc = vta_block_of(dst)
+        return te.compute(shape, lambda n, c, h, w, i, j: t[n * bn + i, c * bc + j, h, w],
+                          name="layout_vta")
+    if vta_block_of(src):
+        bn, bc = vta_block_of(src)
+        return te.compute(shape, lambda n, c, h, w: t[n // bn, c // bc, h, w, n % bn, c % bc],
+                          name="layout_nchw")
     if src == "NCHW":
         return transform.nchw_to_nchwc(t, block_of(dst))
     return transform.nchwc_to_nchw(t)
 
 
 def _layout_np(a, src, dst):
-    _layout_shape(a.shape, src, dst)
+    shape = _layout_shape(a.shape, src, dst)
+    if vta_block_of(dst):
+        N, C, H, W = a.shape
+        bn, bc = vta_block_of(dst)
+        return np.ascontiguousarray(a.reshape(N // bn, bn, C // bc, bc, H, W)
+                                    .transpose(0, 2, 4, 5, 1, 3))
+    if vta_block_of(src):
+        return np.ascontiguousarray(a.transpose(0, 4, 1, 5, 2, 3).reshape(shape))
     if src == "NCHW":
         return transform.reference_nchw_to_nchwc(a, block_of(dst))
     return transform.reference_nchwc_to_nchw(a)
