@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
