@@ -97,15 +97,19 @@ def _measure_first(tuner, index: int) -> None:
 
 
 def tune_graph(g: Graph, log: str, n_trial: int = 32, target=None, *, early_stopping=None,
-               measure=None, progress: bool = True) -> dict:
+               measure=None, measure_option=None, progress: bool = True) -> dict:
     """Tune every task of `g` (extract_tasks) with XGBTuner into `log`, each task's cost model
     seeded with the records of the tasks tuned before it (AutoTVM's transfer learning; the tasks
     share one template). The executor's fallback config is among each task's first trials.
-    Resumable: trials already in `log` count. Returns {workload: seconds}."""
+    Resumable: trials already in `log` count. measure_option defaults to 5 repeats of at least
+    25 ms each (the median of longer repeats: a network's convolutions differ by a few percent,
+    less than one short repeat varies on a shared machine). Returns {workload: seconds}."""
     import os
     import time
     tune = _tune()
     tasks = extract_tasks(g, target)
+    if measure is None and measure_option is None:
+        measure_option = tune.MeasureOptions(repeat=5, min_repeat_ms=25.0)
     spent = {}
     for k, task in enumerate(tasks):
         t0 = time.perf_counter()
@@ -114,7 +118,7 @@ def tune_graph(g: Graph, log: str, n_trial: int = 32, target=None, *, early_stop
             else []
         tuner = tune.XGBTuner(task, transfer=transfer)
         _measure_first(tuner, fallback_config(task).index)
-        tuner.tune(n_trial=n_trial, log=log, measure=measure, early_stopping=early_stopping,
-                   callbacks=callbacks)
+        tuner.tune(n_trial=n_trial, log=log, measure=measure, measure_option=measure_option,
+                   early_stopping=early_stopping, callbacks=callbacks)
         spent[task.workload_key] = time.perf_counter() - t0
     return spent
