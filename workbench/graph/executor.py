@@ -176,8 +176,12 @@ class Profile:
 
 
 def node_flops(g: Graph, n) -> int:
-    """Multiply-adds count two; other ops one per output element."""
+    """Multiply-adds count two; other ops one per output element. A Winograd conv counts the
+    direct convolution's multiply-adds, so its GFLOP/s compares with the direct ones."""
     out = int(np.prod(n.shape))
+    if n.op == "conv2d_winograd_nchwc":     # the direct convolution's count ("effective" FLOPs)
+        w = g[n.inputs[1]].shape            # (4, 4, O/ob, I/ib, ib, ob)
+        return 2 * out * w[3] * w[4] * 9
     if n.op in ("conv2d", "conv2d_nchwc", "depthwise_conv2d", "depthwise_conv2d_nchwc",
                 "conv2d_transpose", "dense"):
         w = g[n.inputs[1]].shape

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 import kernels
-from kernels import conv2d_nchwc, elemwise, global_pool2d, transform
+from kernels import conv2d_nchwc, conv2d_winograd, elemwise, global_pool2d, transform
 from kernels._common import window_geometry
 from workbench import te
 
@@ -96,6 +96,11 @@ register("conv2d_nchwc", Pattern.OUT_ELEWISE_FUSABLE, _nchwc_shape,
          lambda t, n: conv2d_nchwc.compute(t[0], t[1], in_block=n.attr("in_block"), **_conv_args(n)),
          lambda a, n: conv2d_nchwc.reference(a[0], a[1], in_block=n.attr("in_block"),
                                              **_conv_args(n)), (2, 2))
+# 3x3 stride-1 pad-1 conv by Winograd F(2x2, 3x3): data NCHW[ib]c, kernel (4, 4, O/ob, I/ib, ib, ob)
+register("conv2d_winograd_nchwc", Pattern.OUT_ELEWISE_FUSABLE,
+         lambda n, s: (s[0][0], s[1][2], s[0][2], s[0][3], s[1][5]),
+         lambda t, n: conv2d_winograd.compute(t[0], t[1])[2],
+         lambda a, n: conv2d_winograd.reference(a[0], a[1]), (2, 2))
 register("depthwise_conv2d_nchwc", Pattern.OUT_ELEWISE_FUSABLE,
          lambda n, s: (*_conv_out(n, [s[0][:4], (0, 0, *s[1][1:3])], s[0][1])[:4], s[0][4]),
          lambda t, n: conv2d_nchwc.depthwise_compute(t[0], t[1], **_conv_args(n)),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import workbench as wb
-from kernels import conv2d_nchwc, transform
+from kernels import conv2d_nchwc, conv2d_winograd, transform
 from kernels._common import dilate
 from workbench import te
 
@@ -85,6 +85,8 @@ def lower_group(g: Graph, names, *, tuned: dict | None = None) -> GroupProgram:
         warnings.simplefilter("ignore")      # a vectorize that stays a loop is fine here
         if "blocked" in special:
             _schedule_blocked(s, special, out, prog.config, tuned or {})
+        elif anchor and g[anchor].op == "conv2d_winograd_nchwc":
+            _schedule_winograd(s, out, prog.config)
         elif anchor and g[anchor].op in ("conv2d_nchwc", "depthwise_conv2d_nchwc"):
             special["blocked"] = special["anchor"]
             _schedule_blocked(s, special, out, prog.config, tuned or {})
@@ -216,6 +218,18 @@ def _schedule_blocked(s, special, out, config, tuned):
         blocks.update({k: v for k, v in tuned.items() if k in blocks})
     conv2d_nchwc.schedule_register_block(s, acc, outer, **blocks)
     config.update(kind="conv_nchwc", ob=ob, **blocks, **({"tuned": dict(tuned)} if tuned else {}))
+
+
+def _schedule_winograd(s, out, config):
+    """Winograd F(2x2, 3x3): padded input and input transform materialized, the batched GEMM in
+    register blocks, the output transform and the fused epilogue in the output stage."""
+    (V,) = [st.op.output(0) for st in _stage_named(s, "wino_V")]
+    (M,) = [st.op.output(0) for st in _stage_named(s, "wino_M")]
+    pads = [st.op.output(0) for st in _stage_named(s, "pad")]
+    _inline_injective(s, keep=pads + [V, M])
+    conv2d_nchwc.schedule_pad(s)
+    conv2d_winograd.schedule(s, V, M, out)
+    config.update(kind="conv_winograd", ob=out.shape[-1])
 
 
 def _schedule_deconv(s, phases, out, config):
