@@ -4,6 +4,9 @@
 not overlapping other arguments) and raises TypeError/ValueError — never crashes — then calls the
 machine code through ctypes with the data pointers and the thread count. Outputs are written in place.
 A failed run-time check (an index the compiler could not prove in bounds) raises IndexError.
+
+`bound = f.bind(a, b, c)` checks once and returns a `BoundCall`; `bound()` then runs on those
+arrays with no per-call checks (what the graph executor does for every kernel of a network).
 """
 from __future__ import annotations
 
