@@ -177,9 +177,10 @@ def _stage_named(s, prefix):
 
 
 def _schedule_blocked(s, special, out, config, tuned):
-    """TVM x86 conv2d_NCHWc: register block of ow_block output columns x one vector of output
-    channels, reduction (input channels, kernel taps) outside it, output rows in parallel; the
-    epilogue (bias, ReLU, residual add, unblocking) runs in the output stage per register block."""
+    """TVM x86 conv2d_NCHWc (conv2d_nchwc.schedule_register_block: a register block of output
+    columns x rows x output-channel vectors, default or tuned, the reduction outside it, output
+    rows in parallel); the epilogue (bias, ReLU, residual add, unblocking) runs in the output
+    stage per register block. Also blocked dense and the phase-decomposed conv2d_transpose."""
     blocked = special["blocked"]
     for st in _stage_named(s, "dilate"):
         st.compute_inline()
