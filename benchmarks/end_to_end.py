@@ -39,7 +39,8 @@ ap.add_argument("--profile", action="store_true",
 _ORT_KIND = {"Conv": "conv", "FusedConv": "conv", "MaxPool": "pool", "AveragePool": "pool",
              "GlobalAveragePool": "pool", "Gemm": "dense", "MatMul": "dense",
              "ReorderInput": "layout", "ReorderOutput": "layout", "ConvTranspose": "conv_transpose"}
-_OUR_KIND = {"conv2d": "conv", "conv2d_nchwc": "conv", "depthwise_conv2d": "conv",
+_OUR_KIND = {"conv2d": "conv", "conv2d_nchwc": "conv", "conv2d_winograd_nchwc": "conv",
+             "depthwise_conv2d": "conv",
              "depthwise_conv2d_nchwc": "conv", "max_pool2d": "pool", "max_pool2d_nchwc": "pool",
              "avg_pool2d": "pool", "avg_pool2d_nchwc": "pool", "global_avg_pool2d": "pool",
              "dense": "dense", "layout_transform": "layout", "conv2d_transpose": "conv_transpose"}
