@@ -64,34 +64,45 @@ def probe_accuracy(accuracy: list, importance: list):
 
 # ---------------------------------------------------------------- study A
 
-def a1_latency(network: list, whole: list | None = None):
-    """Conv latency and GFLOP/s against resolution per arm, beside FLOPs (all relative to 224)."""
+def a1_latency(network: list, tuning_cost: list | None = None):
+    """Whole-network latency and GFLOP/s against resolution per arm (tuned per resolution, 224's
+    configs reused, fallback), latency relative to 224 beside FLOPs relative to 224; and the
+    tuning cost with and without transfer from 224's records."""
     arms = list(dict.fromkeys(r["arm"] for r in network))
     p = _fig("latency / latency(224) vs FLOPs / FLOPs(224)", "input resolution", "ratio to 224")
-    q = _fig("conv GFLOP/s by resolution", "input resolution", "GFLOP/s")
+    q = _fig("ResNet-18 GFLOP/s by resolution (odd 200 marked)", "input resolution", "GFLOP/s")
+    w = _fig("ResNet-18 latency per image", "input resolution", "ms (fastest round)")
     for i, arm in enumerate(arms):
         sel = sorted((r for r in network if r["arm"] == arm), key=lambda r: r["resolution"])
-        xs = [r["resolution"] for r in sel]
-        p.line(xs, [r["latency_vs_ref"] for r in sel], color=COLORS[i], line_width=2, legend_label=arm)
-        p.scatter(xs, [r["latency_vs_ref"] for r in sel], color=COLORS[i], size=6)
-        q.line(xs, [r["gflops"] for r in sel], color=COLORS[i], line_width=2, legend_label=arm)
-        q.scatter(xs, [r["gflops"] for r in sel], color=COLORS[i], size=6)
+        src = ColumnDataSource({"x": [r["resolution"] for r in sel], "ratio": [r["latency_vs_ref"] for r in sel],
+                                "gflops": [r["gflops"] for r in sel], "ms": [r["ms"] for r in sel]})
+        for f, y in ((p, "ratio"), (q, "gflops"), (w, "ms")):
+            f.line("x", y, source=src, color=COLORS[i], line_width=2, legend_label=arm)
+            f.scatter("x", y, source=src, color=COLORS[i], size=6, legend_label=arm)
         if i == 0:
+            xs = [r["resolution"] for r in sel]
             p.line(xs, [r["flops_vs_ref"] for r in sel], color="black", line_dash="dashed",
                    legend_label="FLOPs")
-    for f in (p, q):
+    odd = [r for r in network if r["resolution"] == 200]
+    if odd:
+        q.scatter([200] * len(odd), [r["gflops"] for r in odd], marker="circle", size=16,
+                  fill_alpha=0, line_color="red", line_width=2)
+    for f in (p, q, w):
         f.legend.location, f.legend.label_text_font_size = "top_left", "8pt"
-    figs = [p, q]
-    if whole:
-        w = _fig("ResNet-18 end to end (our kernels)", "input resolution", "ms per image")
-        sel = sorted(whole, key=lambda r: r["resolution"])
-        src = ColumnDataSource({"x": [r["resolution"] for r in sel], "ms": [r["ms"] for r in sel],
-                                "gflops": [r["gflops"] for r in sel]})
-        w.line("x", "ms", source=src, line_width=2)
-        w.scatter("x", "ms", source=src, size=7)
-        w.add_tools(HoverTool(tooltips=[("r", "@x"), ("ms", "@ms{0.0}"), ("GFLOP/s", "@gflops{0.0}")]))
-        figs.append(w)
-    return row(*figs)
+        f.add_tools(HoverTool(tooltips=[("r", "@x"), ("ms", "@ms{0.0}"), ("GFLOP/s", "@gflops{0.0}")]))
+    figs = [p, q, w]
+    if tuning_cost:
+        c = _fig("tuning cost: trials to 95% of the best (median over tasks)", "input resolution",
+                 "trials")
+        sel = sorted(tuning_cost, key=lambda r: r["resolution"])
+        xs = [r["resolution"] for r in sel]
+        for i, (key, label) in enumerate((("cold_median_trials_to_95", "from scratch"),
+                                          ("warm_median_trials_to_95", "transfer from 224"))):
+            c.line(xs, [r[key] for r in sel], color=COLORS[i], line_width=2, legend_label=label)
+            c.scatter(xs, [r[key] for r in sel], color=COLORS[i], size=6, legend_label=label)
+        c.legend.location, c.legend.label_text_font_size = "top_left", "8pt"
+        figs.append(c)
+    return gridplot([figs[:2], figs[2:]])
 
 
 def a1_vta(vta_rows: list):
