@@ -117,7 +117,7 @@ class ResolutionConfig:
     threads: int = 1                           # 1-thread latencies repeat within ~2% here
     vta: bool = True
     layers: int | None = None                  # tune the first N distinct convs (None: all 11)
-    trials: int = 16                           # XGBTuner trials per conv task, cold and warm
+    trials: int = 20                           # XGBTuner trials per conv task, cold and warm
     repeat: int = 5                            # interleaved timing rounds per network
     # A2
     face_models: tuple = ("mtcnn_rnet", "mtcnn_onet")
@@ -219,17 +219,19 @@ def _tune_tasks(tasks, trials: int, seed: int, log: str, measure, transfer=None,
 
 
 def _time_arms(modules: dict, x: np.ndarray, rounds: int) -> dict:
-    """arm -> (fastest latency, median latency, profile of the fastest round). The arms are timed
-    in interleaved rounds, so a burst of load from other processes hits them alike; the fastest
-    round is the figure to compare (other processes only ever add time)."""
+    """arm -> (fastest latency, median latency, per-kernel seconds). The arms are timed in
+    interleaved rounds, so a burst of load from other processes hits them alike; the fastest
+    round, and each kernel's fastest time over the rounds, are the figures to compare (other
+    processes only ever add time)."""
     runs = {arm: [] for arm in modules}
     for _ in range(rounds):
         for arm, mod in modules.items():
             runs[arm].append(mod.time({"input": x}, repeat=1, min_time=0.15))
     out = {}
     for arm, profs in runs.items():
-        best = min(profs, key=lambda p: p.latency)
-        out[arm] = (best.latency, float(np.median([p.latency for p in profs])), best)
+        lat = [p.latency for p in profs]
+        per_kernel = np.min([[t for _, _, t, _ in p.layers] for p in profs], axis=0)
+        out[arm] = (min(lat), float(np.median(lat)), per_kernel)
     return out
 
 
@@ -238,19 +240,19 @@ def _shape(layer: ConvLayer) -> str:
             f"{layer.height}->{layer.out_size}")
 
 
-def _conv_rows(g, mod, prof, resolution: int, arm: str) -> list:
-    """One row per compiled conv group: its layer, time and GFLOP/s from the network's profile."""
+def _conv_rows(g, mod, seconds, resolution: int, arm: str) -> list:
+    """One row per compiled conv group: its layer, time (`seconds` per kernel) and GFLOP/s."""
     from workbench.graph.tasks import conv_workload
     rows = []
-    for st, (_, _, sec, flops) in zip(mod.steps, prof.layers):
+    for st, sec in zip(mod.steps, seconds):
         conv = next((n for n in st.nodes if g[n].op in ("conv2d", "conv2d_nchwc")), None)
         args = conv_workload(g, g[conv]) if conv else None
         if args is None:
             continue
         layer = layer_of(resolution, args)
         rows.append({"resolution": resolution, "arm": arm, "layer": layer.name, "group": st.describe(),
-                     "shape": _shape(layer), "flops": flops,
-                     "ms": sec * 1e3, "gflops": flops / sec / 1e9 if sec > 0 else float("nan"),
+                     "shape": _shape(layer), "flops": st.flops, "ms": sec * 1e3,
+                     "gflops": st.flops / sec / 1e9 if sec > 0 else float("nan"),
                      "config": str(st.config)})
     return rows
 
@@ -355,9 +357,9 @@ def network_sweep(config: ResolutionConfig, progress: bool = True, logdir: str |
                 ref = net.module(("logits",))(torch.from_numpy(x))[0].numpy()
             times = _time_arms(mods, x, config.repeat)
             for arm, mod in mods.items():
-                fastest, median, prof = times[arm]
+                fastest, median, per_kernel = times[arm]
                 err = float(np.abs(mod.run({"input": x})["logits"] - ref).max())
-                convs = _conv_rows(g, mod, prof, r, arm)
+                convs = _conv_rows(g, mod, per_kernel, r, arm)
                 layer_rows += convs
                 flops = sum(st.flops for st in mod.steps)
                 net_rows.append({"resolution": r, "arm": arm, "gflop": flops / 1e9,
