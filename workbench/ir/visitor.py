@@ -93,10 +93,7 @@ def _make_getter(cls):
 
 def children(node):
     """The direct child nodes of `node`, in field order (tuple fields flattened)."""
-    g = _GETTERS.get(type(node))
-    if g is None:
-        g = _GETTERS[type(node)] = _make_getter(type(node))
-    return g(node)
+    return (_GETTERS.get(type(node)) or _getter(type(node)))(node)
 
 
 def _rebuild(node, changes: dict):
@@ -145,33 +142,31 @@ def _make_builder(cls):
     return build
 
 
-def _with_children(node, new_kids, old_kids):
-    """`node` with its children replaced, in `children(node)` order (rebuilt only if one changed)."""
-    for a, b in zip(new_kids, old_kids):
-        if a is not b:
-            break
-    else:
-        return node
-    f = _BUILDERS.get(type(node))
-    if f is None:
-        f = _BUILDERS[type(node)] = _make_builder(type(node))
-    return f(node, new_kids)
+def _getter(cls):
+    """The child getter of `cls`, made once per node class (non-node values have no children)."""
+    g = _make_getter(cls)
+    if issubclass(cls, _NODE):
+        _GETTERS[cls] = g
+    return g
 
 
+# The loops below are the hot path of lowering (hundreds of thousands of nodes per second), so
+# they look up a class's child getter inline and mark "rebuild n" with a (n, kids) tuple on the
+# same stack (IR nodes are never tuples), rather than calling `children()` per node.
 def fold(node, fn, skip=None):
     """Bottom-up evaluation without recursion: fn(n, [results of n's children]) -> result of n.
     `skip(n)` may return a result for n without visiting its children (or None to descend)."""
+    getters = _GETTERS
     results: list = []
-    stack: list = [(node, None)]
+    stack: list = [node]
+    pop, push = stack.pop, stack.append
     while stack:
-        n, kids = stack.pop()
-        if kids is not None:
+        n = pop()
+        if type(n) is tuple:
+            n, kids = n
             k = len(kids)
-            if k:
-                vals = results[-k:]
-                del results[-k:]
-            else:
-                vals = []
+            vals = results[-k:]
+            del results[-k:]
             results.append(fn(n, vals))
             continue
         if skip is not None:
@@ -179,64 +174,83 @@ def fold(node, fn, skip=None):
             if r is not None:
                 results.append(r)
                 continue
-        kids = children(n)
-        stack.append((n, kids))
-        for c in reversed(kids):
-            stack.append((c, None))
+        g = getters.get(type(n)) or _getter(type(n))
+        kids = g(n)
+        if kids:
+            push((n, kids))
+            stack.extend(reversed(kids))
+        else:
+            results.append(fn(n, []))
     return results[0]
 
 
 def post_order(node, fn):
     """Rebuild bottom-up: fn(new_node) is called on each node after its children were rebuilt;
     fn returns a replacement or None to keep the node. Iterative: any depth works."""
+    getters = _GETTERS
     results: list = []
-    stack: list = [(node, None)]
+    stack: list = [node]
+    pop, push, emit = stack.pop, stack.append, results.append
     while stack:
-        n, kids = stack.pop()
-        if kids is None:
-            kids = children(n)
-            if kids:
-                stack.append((n, kids))
-                for c in reversed(kids):
-                    stack.append((c, None))
-                continue
-            n2 = n
-        else:
+        n = pop()
+        if type(n) is tuple:
+            n, kids = n
             k = len(kids)
             new = results[-k:]
             del results[-k:]
-            n2 = _with_children(n, new, kids)
-        r = fn(n2)
-        results.append(n2 if r is None else r)
+            for a, b in zip(new, kids):
+                if a is not b:
+                    f = _BUILDERS.get(type(n))
+                    if f is None:
+                        f = _BUILDERS[type(n)] = _make_builder(type(n))
+                    n = f(n, new)
+                    break
+        else:
+            g = getters.get(type(n)) or _getter(type(n))
+            kids = g(n)
+            if kids:
+                push((n, kids))
+                stack.extend(reversed(kids))
+                continue
+        r = fn(n)
+        emit(n if r is None else r)
     return results[0]
 
 
 def walk(node, fn):
     """Call fn on every node, pre-order. Iterative."""
+    getters = _GETTERS
     stack = [node]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        n = stack.pop()
-        if isinstance(n, tuple):
-            stack.extend(reversed(n))
+        n = pop()
+        t = type(n)
+        if t is tuple:
+            extend(reversed(n))
             continue
-        if not isinstance(n, _NODE):
-            continue
+        g = getters.get(t)
+        if g is None:
+            if not isinstance(n, _NODE):
+                continue
+            g = _getter(t)
         fn(n)
-        kids = children(n)
+        kids = g(n)
         if kids:
-            stack.extend(reversed(kids))
+            extend(reversed(kids))
 
 
 def find(node, pred):
     """The first node (pre-order) for which pred is true, or None; stops at the first hit."""
+    getters = _GETTERS
     stack = [node]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        n = stack.pop()
+        n = pop()
         if pred(n):
             return n
-        kids = children(n)
+        kids = (getters.get(type(n)) or _getter(type(n)))(n)
         if kids:
-            stack.extend(reversed(kids))
+            extend(reversed(kids))
     return None
 
 

@@ -51,21 +51,24 @@ def _vectorize_loop(f: S.For) -> S.Stmt:
 def _check_dependences(body, var):
     """Every buffer written in the loop may only be read at exactly the written index."""
     stores: dict = {}
+    loads: list = []
     def fn(n):
-        if type(n) is S.For:
+        t = type(n)
+        if t is E.BufferLoad:
+            loads.append(n)
+        elif t is S.For:
             raise _NotVectorizable(f"loop {n.var.name} is inside it (vectorize the innermost loop)")
-        if type(n) is S.Allocate:
+        elif t is S.Allocate:
             raise _NotVectorizable(f"buffer {n.buffer.name} is allocated inside it")
-        if type(n) is S.BufferStore:
+        elif t is S.BufferStore:
             if n.buffer in stores and not E.structural_equal(stores[n.buffer], n.indices):
                 raise _NotVectorizable(f"{n.buffer.name} is written at two different indices")
             stores[n.buffer] = n.indices
-    walk(body, fn)
-    def check(n):
-        if type(n) is E.BufferLoad and n.buffer in stores and not E.structural_equal(stores[n.buffer], n.indices):
+    walk(body, fn)      # one pass: loads are checked against every store, wherever it comes
+    for n in loads:
+        if n.buffer in stores and not E.structural_equal(stores[n.buffer], n.indices):
             raise _NotVectorizable(f"{n.buffer.name} is read at another index than it is written "
                                    "(a dependence between lanes)")
-    walk(body, check)
 
 
 class _Vec:
