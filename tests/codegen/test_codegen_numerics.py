@@ -443,3 +443,29 @@ def test_very_deep_expression_is_emitted_without_recursion_error():
     c = np.zeros(n, np.float32)
     f(a, c)
     np.testing.assert_allclose(c, a + sum(k % 3 for k in range(3000)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("vectorize", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_elementwise_max_min_propagate_nan_like_numpy(vectorize, dtype):
+    """np.maximum/np.minimum return NaN when either side is NaN; so must te.max/te.min (a
+    compare-and-select drops a NaN on one side)."""
+    import workbench as wb
+    from workbench import te
+    n = 64
+    A, B = te.placeholder((n,), dtype, name="A"), te.placeholder((n,), dtype, name="B")
+    C = te.compute((n,), lambda i: te.max(A[i], B[i]), name="C")
+    D = te.compute((n,), lambda i: te.min(A[i], B[i]), name="D")
+    s = wb.create_schedule([C, D])
+    if vectorize:
+        for T in (C, D):
+            s[T].vectorize(s[T].op.axis[0])
+    f = wb.build(s, [A, B, C, D])
+    a, b = RNG.random(n).astype(dtype), RNG.random(n).astype(dtype)
+    a[3] = np.nan
+    b[5] = np.nan
+    a[7] = b[7] = np.nan
+    c, d = np.empty(n, dtype), np.empty(n, dtype)
+    f(a, b, c, d)
+    np.testing.assert_array_equal(c, np.maximum(a, b))
+    np.testing.assert_array_equal(d, np.minimum(a, b))

@@ -205,12 +205,11 @@ class ExprEmitter(FunctionBuilder):
         a, b = self.value(e.a), self.value(e.b)
         is_max = type(e) is E.Max
         if dt.is_float(e.dtype):
-            if e is self.reduction:
-                # llvm.maximum propagates NaN like numpy's max and vectorizes as a reduction
-                return self.call(self.mod.intrinsic("maximum" if is_max else "minimum", a.ty, [a.ty, a.ty],
-                                                    _suffix(a.ty)), a.ty, [a, b])
-            c = self.op(f"fcmp {'ogt' if is_max else 'olt'} {a}, {b.ref}", vec("i1", _lanes_of(a.ty)))
-            return self.select(c, a, b)
+            # llvm.maximum/minimum propagate a NaN from either side, as numpy's maximum/minimum and
+            # max/min reductions do (a compare-and-select would drop a NaN in `a`), and vectorize
+            # as reductions
+            return self.call(self.mod.intrinsic("maximum" if is_max else "minimum", a.ty, [a.ty, a.ty],
+                                                _suffix(a.ty)), a.ty, [a, b])
         signed = dt.is_signed(e.dtype)
         return self.select(self.icmp(("s" if signed else "u") + ("gt" if is_max else "lt"), a, b), a, b)
 

@@ -180,29 +180,58 @@ def unflatten_index(shape, flat, ranges: dict):
     for atom, c in terms.items():
         k = next(k for k in range(n) if c % strides[k] == 0)   # strides[-1] == 1 always divides
         dim_terms[k][atom] = c // strides[k]
+    consts = _split_const(const, shape, strides, dim_terms, ranges, lanes, vec_dim)
+    if consts is None:
+        return None
     dims: list = [None] * n
-    rest = const
+    for k in range(n):
+        e = from_linear(dim_terms[k], consts[k], flat.dtype)
+        dims[k] = (e, lanes) if k == vec_dim else e
+    return dims
+
+
+def _split_const(const, shape, strides, dim_terms, ranges, lanes, vec_dim) -> list | None:
+    """Constant offset per dimension, summing to `const` in row-major units. Where range analysis
+    proves every dimension but the first in [0, extent), the unique such split; otherwise, if each
+    dimension's variable part spans less than twice its extent (an index guarded by a select, e.g. an
+    inlined padding read `A[i - 1, j - 1]`), the split nearest zero in each dimension, which
+    flattens to the same address and reads as the source did; else None (print it flat)."""
+    from .simplify import _lin_bounds
+    n = len(shape)
+    out, rest = [0] * n, const
     for k in range(n - 1, -1, -1):
         unit = strides[k]
         if k == 0:
             r = rest // unit
         else:
             b = _lin_bounds(dim_terms[k], 0, ranges)
-            if b is None:
-                return None
-            hi_extra = lanes - 1 if k == vec_dim else 0
             period = shape[k]
             q = (rest // unit) % period               # r must be congruent to this mod the extent
-            lo_r, hi_r = -b[0], shape[k] - 1 - b[1] - hi_extra
-            r = q + ((lo_r - q + period - 1) // period) * period
-            if r > hi_r:
-                return None
+            hi_extra = lanes - 1 if k == vec_dim else 0
+            r = None
+            if b is not None:
+                lo_r, hi_r = -b[0], shape[k] - 1 - b[1] - hi_extra
+                r = q + ((lo_r - q + period - 1) // period) * period
+                if r > hi_r:
+                    r = None
+            if r is None:
+                # a guarded read strays past the extent by its padding, less than one extent;
+                # a fused variable covers several extents: that one is no index of this dimension
+                if b is None or b[1] - b[0] + hi_extra >= 2 * period:
+                    return None
+                return _split_const_nearest_zero(const, strides)
         rest -= r * unit
-        e = from_linear(dim_terms[k], r, flat.dtype)
-        dims[k] = (e, lanes) if k == vec_dim else e
-    if rest != 0:
-        return None
-    return dims
+        out[k] = r
+    return out
+
+
+def _split_const_nearest_zero(const, strides) -> list:
+    out, rest = [], const
+    for unit in strides:
+        q = abs(rest) // unit * (1 if rest >= 0 else -1)   # truncating division
+        out.append(q)
+        rest -= q * unit
+    return out
 
 
 def expr_str(e, prec: int = 0) -> str:
