@@ -58,7 +58,8 @@ def test_study_resolution_tiny(tmp_path):
     cost = _rows(out / "a1_tuning_cost.csv")
     assert len(cost) == 1 and 1 <= float(cost[0]["cold_median_trials_to_95"]) <= 9
     assert (out / "resolution.html").exists() and (out / "a1_vta.csv").exists()
-    assert {"cold-72.jsonl", "cold-64.jsonl", "warm-64.jsonl"} <= {p.name for p in (tmp_path / "logs").iterdir()}
+    assert {"cold-72.jsonl", "cold-64.jsonl", "warm-64.jsonl", "reused-64.jsonl"} <= {
+        p.name for p in (tmp_path / "logs").iterdir()}
 
 
 @pytest.mark.parametrize("argv,msg", [

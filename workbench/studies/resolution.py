@@ -257,6 +257,97 @@ def _conv_rows(g, mod, seconds, resolution: int, arm: str) -> list:
     return rows
 
 
+def _reused_records(tasks, r: int, config, ref_best: dict, cold_log: str, measure) -> tuple:
+    """The reused_224 arm's log records at resolution r: 224's best config per layer moved by the
+    nearest legal config rule and measured once (at 224 itself: the best record). At the
+    reference, `ref_best` is filled (shape_key -> (config, record)). Returns (records,
+    {workload: (224's config, moved config, seconds)})."""
+    from workbench import tune
+    from workbench.tune.log import best_record, make_record, record_cost
+    records, out = [], {}
+    for task in tasks:
+        key = layer_of(r, task.args).shape_key
+        if r == config.reference:
+            ref_best[key] = (tune.best_config(cold_log, task), best_record(cold_log, task))
+        cfg224, rec224 = ref_best[key]
+        if cfg224 is None:         # every 224 trial failed: the layer keeps the fallback
+            moved, cost = None, float("inf")
+        elif r == config.reference:
+            moved, cost = cfg224, record_cost(rec224)
+            records.append(rec224)
+        else:
+            moved = reuse_config(cfg224, task)
+            res = measure.measure_batch(task, [moved.index])[0]
+            records.append(make_record(task, moved, res, str(task.target), measure.describe()))
+            cost = res.cost
+        out[task.workload_key] = (cfg224, moved, cost)
+    return records, out
+
+
+def _task_row(task, r: int, config, cold, warm, reused, tuned_recs) -> dict:
+    """One a1_tasks row: the best of each tuning run, the reused config, trials to 95%."""
+    from workbench import tune
+    layer = layer_of(r, task.args)
+    c_tuner, c_sec = cold[task.workload_key]
+    w_tuner, w_sec = warm.get(task.workload_key, (None, 0.0))
+    cfg224, moved, reused_cost = reused[task.workload_key]
+    best = min(c_tuner.best_cost, w_tuner.best_cost if w_tuner else float("inf"))
+    best_cfg = tune.best_config(tuned_recs, task)
+    row = {"resolution": r, "layer": layer.name, "count": layer.count, "shape": _shape(layer),
+           "flops": task.flop, "space": len(task.space), "trials": config.trials,
+           "cold_best_gflops": task.flop / c_tuner.best_cost / 1e9,
+           "warm_best_gflops": task.flop / w_tuner.best_cost / 1e9 if w_tuner else "",
+           "reused_gflops": task.flop / reused_cost / 1e9,
+           "tuned_config": str(best_cfg.values()) if best_cfg else "",
+           "reused_config": str(moved.values()) if moved else "",
+           "config_224": str(cfg224.values()) if cfg224 else "",
+           "cold_trials_to_95": c_tuner.trials_to_reach(0.95, best) or config.trials + 1,
+           "cold_seconds": c_sec}
+    if w_tuner:
+        row.update(warm_trials_to_95=w_tuner.trials_to_reach(0.95, best) or config.trials + 1,
+                   warm_seconds=w_sec, transferred=w_tuner.transferred)
+    return row
+
+
+def _cost_row(r: int, config, rows: list) -> dict:
+    """Tuning cost at one resolution, from scratch vs with 224's records."""
+    return {"resolution": r, "tasks": len(rows), "trials_per_task": config.trials,
+            "cold_median_trials_to_95": float(np.median([t["cold_trials_to_95"] for t in rows])),
+            "warm_median_trials_to_95": float(np.median([t["warm_trials_to_95"] for t in rows])),
+            "cold_seconds": sum(t["cold_seconds"] for t in rows),
+            "warm_seconds": sum(t["warm_seconds"] for t in rows),
+            "warm_better": sum(t["warm_best_gflops"] > t["cold_best_gflops"] for t in rows)}
+
+
+def _network_rows(g, r: int, config, net, logs: dict) -> tuple:
+    """The three networks at resolution r built (`graph.build` with each arm's log), timed side by
+    side and checked against PyTorch: (a1_network rows, a1_layers rows)."""
+    import torch
+
+    from workbench import graph
+    mods = {arm: graph.build(g, log=logs[arm], num_threads=config.threads) for arm in ARMS}
+    x = np.random.default_rng(config.seed).standard_normal((1, 3, r, r)).astype(np.float32)
+    with torch.no_grad():
+        ref = net.module(("logits",))(torch.from_numpy(x))[0].numpy()
+    times = _time_arms(mods, x, config.repeat)
+    net_rows, layer_rows = [], []
+    for arm, mod in mods.items():
+        fastest, median, per_kernel = times[arm]
+        err = float(np.abs(mod.run({"input": x})["logits"] - ref).max())
+        convs = _conv_rows(g, mod, per_kernel, r, arm)
+        layer_rows += convs
+        flops = sum(st.flops for st in mod.steps)
+        net_rows.append({"resolution": r, "arm": arm, "gflop": flops / 1e9,
+                         "conv_gflop": sum(c["flops"] for c in convs) / 1e9,
+                         "ms": fastest * 1e3, "median_ms": median * 1e3,
+                         "conv_ms": sum(c["ms"] for c in convs),
+                         "gflops": flops / fastest / 1e9, "kernels": len(mod.steps),
+                         "max_abs_err_vs_torch": err,
+                         "rel_err_vs_torch": err / max(1e-30, float(np.abs(ref).max())),
+                         "threads": config.threads})
+    return net_rows, layer_rows
+
+
 def network_sweep(config: ResolutionConfig, progress: bool = True, logdir: str | None = None) -> dict:
     """A1 on the graph layer. For every resolution: ResNet-18 imported and optimized
     (`graph.from_torch`, `graph.optimize`), its conv tasks (`graph.extract_tasks`) tuned by
@@ -268,115 +359,56 @@ def network_sweep(config: ResolutionConfig, progress: bool = True, logdir: str |
                   the nearest legal config rule (measured once, so the log holds its real cost)
       fallback    the graph layer's default schedules (no log)
 
+    Logs in `logdir`: cold-<r>.jsonl, warm-<r>.jsonl, reused-<r>.jsonl (each arm's records).
     Tables: "a1_network" (per resolution and arm: latency, GFLOP/s, ratios to 224, error against
     PyTorch), "a1_layers" (per conv group of each built network, from its profile),
     "a1_tasks" (per conv task: best GFLOP/s cold / warm / reused, configs) and "a1_tuning_cost"
     (per resolution: trials to 95% of the best and seconds, cold vs warm)."""
     import tempfile
 
-    import torch
     from tqdm.auto import tqdm
 
     from workbench import graph, tune
-    from workbench.tune.log import best_record, make_record, record_cost
+    from workbench.tune.log import LogWriter
     logdir = logdir or tempfile.mkdtemp(prefix="wb-resolution-")
     order = [config.reference] + [r for r in config.resolutions if r != config.reference]
     opts = tune.MeasureOptions(number=1, repeat=3, num_threads=1, run_timeout=30, build_timeout=60)
     net = nets.resnet18(config.seed)
     ref_log = os.path.join(logdir, f"cold-{config.reference}.jsonl")
-    ref_best: dict = {}                  # (C, F, kernel, stride) -> (best config at 224, record)
-    net_rows, layer_rows, task_rows, cost_rows = [], [], [], []
+    ref_best: dict = {}
+    tables = {"a1_network": [], "a1_layers": [], "a1_tasks": [], "a1_tuning_cost": []}
     with tune.LocalMeasure(opts) as m:
         for r in tqdm(order, desc="A1 resolutions", disable=not progress):
             g = network_graph(r, config.seed)
-            tasks = graph.extract_tasks(g)
-            tuned_tasks = tasks[:config.layers] if config.layers is not None else tasks
+            tasks = graph.extract_tasks(g)[:config.layers]     # [:None]: every task
             cold_log = os.path.join(logdir, f"cold-{r}.jsonl")
-            cold = _tune_tasks(tuned_tasks, config.trials, config.seed, cold_log, m,
+            cold = _tune_tasks(tasks, config.trials, config.seed, cold_log, m,
                                desc=f"tune {r}px", progress=progress)
-            warm, warm_log = {}, None
+            warm, logs = {}, [cold_log]
             if r != config.reference:
-                warm_log = os.path.join(logdir, f"warm-{r}.jsonl")
-                warm = _tune_tasks(tuned_tasks, config.trials, config.seed, warm_log, m,
+                logs.append(os.path.join(logdir, f"warm-{r}.jsonl"))
+                warm = _tune_tasks(tasks, config.trials, config.seed, logs[1], m,
                                    transfer=tune.load_log(ref_log).records,
                                    desc=f"tune {r}px with 224's records", progress=progress)
-            tuned_recs = tune.load_log(cold_log).records + (tune.load_log(warm_log).records
-                                                            if warm_log else [])
-            reused_recs = []
-            for task in tuned_tasks:
-                layer = layer_of(r, task.args)
-                key = layer.shape_key
-                if r == config.reference:
-                    best = tune.best_config(cold_log, task)
-                    ref_best[key] = (best, best_record(cold_log, task))
-                cfg224, rec224 = ref_best[key]
-                if cfg224 is None:         # every 224 trial failed: the layer keeps the fallback
-                    moved, reused_cost = None, float("inf")
-                elif r == config.reference:
-                    moved = cfg224
-                    reused_recs.append(rec224)
-                    reused_cost = record_cost(rec224)
-                else:
-                    moved = reuse_config(cfg224, task)
-                    res = m.measure_batch(task, [moved.index])[0]
-                    reused_recs.append(make_record(task, moved, res, str(task.target), m.describe()))
-                    reused_cost = res.cost
-                c_tuner, c_sec = cold[task.workload_key]
-                w_tuner, w_sec = warm.get(task.workload_key, (None, 0.0))
-                best = min(c_tuner.best_cost, w_tuner.best_cost if w_tuner else float("inf"))
-                best_cfg = tune.best_config(tuned_recs, task)
-                row = {"resolution": r, "layer": layer.name, "count": layer.count,
-                       "shape": _shape(layer),
-                       "flops": task.flop, "space": len(task.space), "trials": config.trials,
-                       "cold_best_gflops": task.flop / c_tuner.best_cost / 1e9,
-                       "warm_best_gflops": task.flop / w_tuner.best_cost / 1e9 if w_tuner else "",
-                       "reused_gflops": task.flop / reused_cost / 1e9,
-                       "tuned_config": str(best_cfg.values()) if best_cfg else "",
-                       "reused_config": str(moved.values()) if moved else "",
-                       "config_224": str(cfg224.values()) if cfg224 else "",
-                       "cold_trials_to_95": c_tuner.trials_to_reach(0.95, best) or config.trials + 1,
-                       "cold_seconds": c_sec}
-                if w_tuner:
-                    row.update(warm_trials_to_95=w_tuner.trials_to_reach(0.95, best) or config.trials + 1,
-                               warm_seconds=w_sec, transferred=w_tuner.transferred)
-                task_rows.append(row)
+            tuned_recs = [rec for log in logs for rec in tune.load_log(log).records]
+            reused_recs, reused = _reused_records(tasks, r, config, ref_best, cold_log, m)
+            with LogWriter(os.path.join(logdir, f"reused-{r}.jsonl")) as w:
+                w.append(reused_recs)
+            rows = [_task_row(t, r, config, cold, warm, reused, tuned_recs) for t in tasks]
+            tables["a1_tasks"] += rows
             if warm:
-                rows_r = [t for t in task_rows if t["resolution"] == r]
-                cost_rows.append({
-                    "resolution": r, "tasks": len(rows_r), "trials_per_task": config.trials,
-                    "cold_median_trials_to_95": float(np.median([t["cold_trials_to_95"] for t in rows_r])),
-                    "warm_median_trials_to_95": float(np.median([t["warm_trials_to_95"] for t in rows_r])),
-                    "cold_seconds": sum(t["cold_seconds"] for t in rows_r),
-                    "warm_seconds": sum(t["warm_seconds"] for t in rows_r),
-                    "warm_better": sum(t["warm_best_gflops"] > t["cold_best_gflops"] for t in rows_r)})
-            # the three networks, built and timed side by side
-            logs = {"tuned": tuned_recs, "reused_224": reused_recs, "fallback": None}
-            mods = {arm: graph.build(g, log=logs[arm], num_threads=config.threads) for arm in ARMS}
-            x = np.random.default_rng(config.seed).standard_normal((1, 3, r, r)).astype(np.float32)
-            with torch.no_grad():
-                ref = net.module(("logits",))(torch.from_numpy(x))[0].numpy()
-            times = _time_arms(mods, x, config.repeat)
-            for arm, mod in mods.items():
-                fastest, median, per_kernel = times[arm]
-                err = float(np.abs(mod.run({"input": x})["logits"] - ref).max())
-                convs = _conv_rows(g, mod, per_kernel, r, arm)
-                layer_rows += convs
-                flops = sum(st.flops for st in mod.steps)
-                net_rows.append({"resolution": r, "arm": arm, "gflop": flops / 1e9,
-                                 "conv_gflop": sum(c["flops"] for c in convs) / 1e9,
-                                 "ms": fastest * 1e3, "median_ms": median * 1e3,
-                                 "conv_ms": sum(c["ms"] for c in convs),
-                                 "gflops": flops / fastest / 1e9, "kernels": len(mod.steps),
-                                 "max_abs_err_vs_torch": err,
-                                 "rel_err_vs_torch": err / max(1e-30, float(np.abs(ref).max())),
-                                 "threads": config.threads})
+                tables["a1_tuning_cost"].append(_cost_row(r, config, rows))
+            net_rows, layer_rows = _network_rows(g, r, config, net, {
+                "tuned": tuned_recs, "reused_224": reused_recs, "fallback": None})
+            tables["a1_network"] += net_rows
+            tables["a1_layers"] += layer_rows
+    net_rows = tables["a1_network"]
     base = {row["arm"]: row for row in net_rows if row["resolution"] == config.reference}
     for row in net_rows:
         row["flops_vs_ref"] = row["gflop"] / base[row["arm"]]["gflop"]
         row["latency_vs_ref"] = row["ms"] / base[row["arm"]]["ms"]
     net_rows.sort(key=lambda r: (r["resolution"], ARMS.index(r["arm"])))
-    return {"a1_network": net_rows, "a1_layers": layer_rows, "a1_tasks": task_rows,
-            "a1_tuning_cost": cost_rows}
+    return tables
 
 
 def vta_sweep(config: ResolutionConfig, progress: bool = True) -> list:
