@@ -143,6 +143,10 @@ for _op in ("add", "mul"):
 register("bias_add", Pattern.BROADCAST, _same,
          lambda t, n: kernels.bias_add.compute(t[0], t[1], n.attr("axis", 1)),
          lambda a, n: kernels.bias_add.reference(a[0], a[1], n.attr("axis", 1)), (2, 2))
+register("prelu", Pattern.BROADCAST, _same, lambda t, n: elemwise.prelu(t[0], t[1]),
+         lambda a, n: elemwise.reference_prelu(a[0], a[1]), (2, 2))
+register("prelu_nchwc", Pattern.BROADCAST, _same, lambda t, n: elemwise.prelu_nchwc(t[0], t[1]),
+         lambda a, n: elemwise.reference_prelu(a[0], a[1][None, :, None, None, :], axis=1), (2, 2))
 # inputs: data, gamma, beta, mean, var (ONNX order)
 register("batch_norm", Pattern.BROADCAST, _same,
          lambda t, n: elemwise.batch_norm(*t, n.attr("epsilon")),

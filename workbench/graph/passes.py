@@ -125,8 +125,9 @@ _LAYOUT_AGNOSTIC = ("relu", "clip", "sigmoid", "tanh")
 def alter_layout(g: Graph, target=None) -> Graph:
     """Run every groups=1 conv2d in NCHW[x]c: the activations stay blocked between convolutions,
     and layout_transform nodes are placed only where a non-blocked operator needs NCHW. Elementwise
-    ops, bias_add (bias re-blocked at compile time) and same-layout residual adds carry the
-    blocked layout through; back-to-back transforms that cancel are removed."""
+    ops, bias_add and prelu (per-channel constants re-blocked at compile time) and same-layout
+    residual adds carry the blocked layout through; back-to-back transforms that cancel are
+    removed."""
     params = dict(g.params)
     out_nodes: list = []
     layout_of: dict = {}                 # node name -> the layout its value is in
@@ -206,7 +207,9 @@ def alter_layout(g: Graph, target=None) -> Graph:
         if blocked and n.op in _LAYOUT_AGNOSTIC:
             src = out_nodes_by_name[n.inputs[0]]
             emit(replace(n, shape=src.shape, layout=cur[0]), cur[0])
-        elif blocked and n.op == "bias_add" and block_of(cur[0]) and n.inputs[1] in params:
+        elif blocked and n.op in ("bias_add", "prelu") and block_of(cur[0]) \
+                and n.inputs[1] in params:
+            # a per-channel constant (bias, PReLU slope) re-blocked at compile time
             b = block_of(cur[0])
             bias = params[n.inputs[1]]
             bname = f"{n.inputs[1]}_{cur[0]}"
@@ -214,7 +217,7 @@ def alter_layout(g: Graph, target=None) -> Graph:
             if bname not in out_nodes_by_name:
                 emit(Node(bname, "const", (), (), params[bname].shape, "float32"), "")
             src = out_nodes_by_name[n.inputs[0]]
-            emit(Node(n.name, "bias_add_nchwc", (n.inputs[0], bname), (), src.shape, n.dtype,
+            emit(Node(n.name, f"{n.op}_nchwc", (n.inputs[0], bname), (), src.shape, n.dtype,
                       cur[0]), cur[0])
         elif blocked and n.op in ("max_pool2d", "avg_pool2d"):
             src = out_nodes_by_name[n.inputs[0]]
