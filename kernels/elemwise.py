@@ -1,5 +1,5 @@
 """Elementwise and broadcasting operators for the graph level (ONNX/relay semantics):
-clip, sigmoid, tanh, numpy-broadcasting add/mul, and inference batch-norm.
+clip, sigmoid, tanh, numpy-broadcasting add/mul, per-channel PReLU and inference batch-norm.
 
 Each is one te stage; the fusion pass inlines them into the epilogue of a producer."""
 from __future__ import annotations
@@ -58,6 +58,24 @@ def bias_add_nchwc(data: te.Tensor, bias: te.Tensor, name: str = "bias_add") -> 
                       name=name)
 
 
+def prelu(data: te.Tensor, alpha: te.Tensor, axis: int = 1, name: str = "prelu") -> te.Tensor:
+    """max(x, 0) + alpha[c] * min(x, 0) with one slope per channel of `axis` (relay's nn.prelu;
+    ONNX PRelu with a per-channel slope). One stage, so it fuses into a convolution's epilogue."""
+    if alpha.ndim != 1 or alpha.shape[0] != data.shape[axis]:
+        raise ValueError(f"prelu: alpha must have shape ({data.shape[axis]},) (channels of axis "
+                         f"{axis}), got {tuple(alpha.shape)}")
+    zero = te.const(0.0, data.dtype)
+    return te.compute(data.shape, lambda *i: te.max(data[i], zero)
+                      + alpha[i[axis]] * te.min(data[i], zero), name=name)
+
+
+def prelu_nchwc(data: te.Tensor, alpha: te.Tensor, name: str = "prelu") -> te.Tensor:
+    """prelu in the blocked layout: data (N, C/b, H, W, b), alpha (C/b, b)."""
+    zero = te.const(0.0, data.dtype)
+    return te.compute(data.shape, lambda n, co, y, x, ci: te.max(data[n, co, y, x, ci], zero)
+                      + alpha[co, ci] * te.min(data[n, co, y, x, ci], zero), name=name)
+
+
 def batch_norm(data: te.Tensor, gamma: te.Tensor, beta: te.Tensor, mean: te.Tensor,
                var: te.Tensor, eps: float, axis: int = 1, name: str = "batch_norm") -> te.Tensor:
     """Inference batch-norm along `axis`: (x - mean[c]) / sqrt(var[c] + eps) * gamma[c] + beta[c].
@@ -89,6 +107,13 @@ def reference_sigmoid(x: np.ndarray) -> np.ndarray:
 
 def reference_tanh(x: np.ndarray) -> np.ndarray:
     return np.tanh(x.astype(np.float64)).astype(x.dtype)
+
+
+def reference_prelu(x: np.ndarray, alpha: np.ndarray, axis: int = 1) -> np.ndarray:
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    a = alpha.reshape(shape).astype(x.dtype)
+    return np.maximum(x, 0) + a * np.minimum(x, 0)
 
 
 def reference_batch_norm(x, gamma, beta, mean, var, eps: float, axis: int = 1) -> np.ndarray:

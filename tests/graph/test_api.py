@@ -40,7 +40,7 @@ def test_design_api_as_written():
     assert "latency" in str(prof)
     pytest.importorskip("workbench.tune")
     tasks = graph.extract_tasks(g, target)
-    assert [t.args for t in tasks] == [(1, 3, 12, 12, 16, 3, 1, 1)]
+    assert [t.args for t in tasks] == [(1, 3, 12, 12, 16, 3, 1, 1, 0, 16)]
 
 
 def test_build_rejects_bad_targets():

@@ -33,9 +33,9 @@ def test_unsupported_attribute_is_named():
               [("w", w)])
     with pytest.raises(GraphError, match=r"'c1' \(Conv\).*auto_pad"):
         graph.from_onnx(m)
-    m = model([helper.make_node("MaxPool", ["input"], ["output"], name="p1", kernel_shape=[2, 2],
+    m = model([helper.make_node("AveragePool", ["input"], ["output"], name="p1", kernel_shape=[2, 2],
                                 ceil_mode=1)])
-    with pytest.raises(GraphError, match=r"'p1' \(MaxPool\).*ceil_mode"):
+    with pytest.raises(GraphError, match=r"'p1' \(AveragePool\).*ceil_mode"):
         graph.from_onnx(m)
     m = model([helper.make_node("Relu", ["input"], ["output"], name="r1", bogus=3)])
     with pytest.raises(GraphError, match=r"'r1' \(Relu\): attribute 'bogus'"):

@@ -145,7 +145,7 @@ def test_dead_node_elimination():
 def test_optimize_lists_passes_in_one_place():
     names = [n for n, _ in graph.PASSES]
     assert names == ["fold_constants", "fold_batch_norm", "fold_constants", "alter_layout",
-                     "fuse_ops", "dead_node_elimination"]
+                     "winograd_convs", "fuse_ops", "dead_node_elimination"]
     g = conv_bn_relu()
     opt = graph.optimize(g)
     assert len(opt.groups()) == 3            # transform in, conv+bias+relu, transform out
@@ -176,3 +176,60 @@ def test_patterns_match_tvm():
     assert graph.OPS["add"].pattern is Pattern.BROADCAST
     assert graph.OPS["reshape"].pattern is Pattern.INJECTIVE
     assert graph.OPS["softmax"].pattern is Pattern.OPAQUE
+
+
+def winograd_net():
+    """3x3 stride-1 convs Winograd takes (even 6x6), one it must not (stride 2), a residual add."""
+    b = GraphBuilder()
+    x = b.input("x", (1, 16, 6, 6))
+    y = b.add("relu", [b.add("conv2d", [x, b.const(rand(16, 16, 3, 3) / 12, "w1")], conv_attrs())])
+    y = b.add("conv2d", [y, b.const(rand(16, 16, 3, 3) / 12, "w2")], conv_attrs())
+    y = b.add("relu", [b.add("add", [y, x])])
+    y = b.add("conv2d", [y, b.const(rand(32, 16, 3, 3) / 12, "w3")], conv_attrs(stride=2))
+    return b.graph([y])
+
+
+def test_winograd_convs(update_golden):
+    net = winograd_net()                     # one draw of the weights for every check below
+    g = graph.alter_layout(net)
+    after = graph.winograd_convs(g)
+    check_golden("winograd_convs", g, after, update_golden)
+    ops = [n.op for n in after.ops()]
+    assert ops.count("conv2d_winograd_nchwc") == 2 and ops.count("conv2d_nchwc") == 1
+    wino = [n for n in after if n.op == "conv2d_winograd_nchwc"]
+    assert after[wino[0].inputs[1]].shape == (4, 4, 1, 1, 16, 16)    # G g G^T, blocked
+    same_values(net, after)
+    # fused: the bias/residual/ReLU epilogue runs in the Winograd output transform
+    opt = graph.optimize(net)
+    mod = graph.build(opt)
+    kinds = [st.config.get("kind") for st in mod.steps]
+    assert kinds.count("conv_winograd") == 2
+    assert any("add" in st.nodes and st.config.get("kind") == "conv_winograd" for st in mod.steps)
+    same_values(net, opt, seed=3)
+    assert "conv2d_winograd_nchwc" not in [n.op for n in graph.optimize(net, winograd=False)]
+
+
+@pytest.mark.parametrize("hw,ok", [((8, 8), True), ((6, 10), True), ((7, 7), False)])
+def test_winograd_kernel_matches_direct(hw, ok):
+    """The Winograd kernel, its numpy twin and the direct reference agree; odd sizes are left to
+    the direct convolution."""
+    from kernels import conv2d_nchwc, conv2d_winograd
+    assert conv2d_winograd.applicable((1, 32, *hw), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)) == ok
+    if not ok:
+        return
+    import workbench as wb
+    from workbench import te
+    H, W = hw
+    x = rand(1, 2, H, W, 16)
+    w = rand(32, 32, 3, 3)
+    u = conv2d_winograd.transform_kernel(w, 16, 16)
+    d = te.placeholder(x.shape, name="d")
+    k = te.placeholder(u.shape, name="k")
+    V, M, out = conv2d_winograd.compute(d, k)
+    s = wb.create_schedule(out)
+    conv2d_winograd.schedule(s, V, M, out)
+    got = np.zeros(out.shape, "float32")
+    wb.build(s, [d, k, out])(x, u, got)
+    want = conv2d_nchwc.reference(x, conv2d_nchwc.pack_kernel(w, 16, 16), 1, 1, 1, in_block=16)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(conv2d_winograd.reference(x, u), want, rtol=1e-4, atol=1e-4)

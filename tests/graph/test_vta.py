@@ -95,3 +95,28 @@ def test_resnet18_on_vta(model_zoo):
     for name, q in mod.int8_values.items():
         np.testing.assert_array_equal(q, ref[name][0], err_msg=name)
     assert out.argmax() == expected.argmax()
+
+
+def test_vta_layout_is_a_graph_pass_with_cancelled_transforms():
+    """print(mod.graph) shows the VTA layouts: data enters NCHW1n16c once (after its quantize),
+    the two consecutive VTA convolutions pass NCHW1n16c int8 directly (the transforms between
+    them cancelled), and leaves once (before its dequantize); weights packed OIHW16o16i."""
+    from workbench.graph.vta import VTA_PASSES
+    assert [name for name, _ in VTA_PASSES][-3:] == ["offload_to_vta", "vta_layout", "fuse_ops"]
+    g = conv_graph(relu_last=True, residual=True)
+    env = vta.Env.default()
+    mod = graph.build(g, target=env)
+    vg = mod.graph
+    convs = [n for n in vg.ops() if n.op == "vta_conv2d"]
+    assert [n.layout for n in convs] == ["NCHW1n16c"] * 2
+    assert convs[1].inputs[0] == convs[0].name                  # no transform in between
+    assert [vg[n.inputs[1]].layout for n in convs] == ["OIHW16o16i"] * 2
+    assert vg[convs[0].inputs[1]].shape == (2, 1, 3, 3, 16, 16)
+    transforms = [n for n in vg.ops() if n.op == "layout_transform"]
+    assert [(t.attr("src"), t.attr("dst"), t.dtype) for t in transforms] == [
+        ("NCHW", "NCHW1n16c", "int8"), ("NCHW1n16c", "NCHW", "int8")]
+    assert vg[transforms[0].inputs[0]].op == "quantize"
+    assert [vg[c].op for c in vg.consumers()[transforms[1].name]] == ["dequantize"]
+    text = str(vg)
+    assert "NCHW1n16c = vta_conv2d(" in text and "int8[1x2x8x8x1x16]" in text
+    assert [grp for grp in vg.groups().values() if convs[0].name in grp] == [[convs[0].name]]

@@ -74,3 +74,25 @@ def test_policy_study_tiny():
     assert oracle["accuracy"] >= max(r["accuracy"] for r in out["a3_policies"] if r["policy"] == "static")
     lat = {r["param"]: r["latency_mean"] for r in out["a3_policies"] if r["policy"] == "static"}
     assert lat[8.0] > 0 and lat[16.0] > 0
+
+
+@pytest.mark.parametrize("resolution", [200, 61])
+def test_layer_table_matches_the_graphs_conv_tasks(resolution):
+    """The analytic layer table names every conv task graph.extract_tasks finds in the imported
+    ResNet-18, with the same shapes and multiplicities."""
+    from workbench import graph
+    from workbench.graph.tasks import conv_workload
+    g = rs.network_graph(resolution)
+    tasks = graph.extract_tasks(g)
+    layers = rs.resnet18_layers(resolution)
+    assert [rs.layer_of(resolution, t.args).name for t in tasks] == [l.name for l in layers]
+    counts = {}
+    for n in g.ops():
+        args = conv_workload(g, n)
+        if args is not None:
+            name = rs.layer_of(resolution, args).name
+            counts[name] = counts.get(name, 0) + 1
+    assert counts == {l.name: l.count for l in layers}
+    assert [rs.conv_task(l).workload_key for l in layers] == [t.workload_key for t in tasks]
+    with pytest.raises(ValueError, match="not a convolution of ResNet-18"):
+        rs.layer_of(resolution, (1, 3, 7, 7, 8, 3, 1, 1))

@@ -34,18 +34,32 @@ def test_study_augment_quick_tiny(tmp_path):
 
 
 def test_study_resolution_tiny(tmp_path):
+    """A1 on the graph layer: ResNet-18 at 64 and 72 px (72 is the reference: nearest to 224), the
+    first two conv tasks tuned 8 trials each, cold and with 72's records as transfer data."""
     out = tmp_path / "res"
     rc = cli.main(["study", "resolution", "--quick", "--out", str(out), "--no-progress",
-                   "--resolutions", "64,72", "--layers", "2", "--trials", "4", "--parts", "a1"])
+                   "--resolutions", "64,72", "--layers", "2", "--trials", "8", "--parts", "a1",
+                   "--logdir", str(tmp_path / "logs")])
     assert rc == 0
+    net = _rows(out / "a1_network.csv")
+    assert {(r["resolution"], r["arm"]) for r in net} == {
+        (str(res), arm) for res in (64, 72) for arm in ("tuned", "reused_224", "fallback")}
+    assert all(float(r["rel_err_vs_torch"]) < 1e-4 and float(r["ms"]) > 0 for r in net)
+    assert all(float(r["latency_vs_ref"]) == 1.0 for r in net if r["resolution"] == "72")
+    tasks = _rows(out / "a1_tasks.csv")
+    assert {r["resolution"] for r in tasks} == {"64", "72"} and len(tasks) == 4
+    for r in tasks:
+        if r["resolution"] == "72":          # at the reference, "reused" is the tuned config itself
+            assert r["reused_config"] == r["config_224"] == r["tuned_config"]
+        else:                                # the warm tuner really started from 72's 16 records
+            assert int(r["transferred"]) == 16 and r["reused_config"]
     layers = _rows(out / "a1_layers.csv")
-    assert {r["arm"] for r in layers} == {"tuned", "reused_224", "hand_rule"}
-    assert all(float(r["rel_err"]) < 1e-4 for r in layers)
-    net = _rows(out / "a1_whole_network.csv")
-    assert all(float(r["max_abs_err_vs_torch"]) < 1e-3 for r in net)
-    assert (out / "resolution.html").exists() and (out / "a1_vta.csv").exists()
+    assert {r["layer"] for r in layers} >= {"conv1", "layer1.0.conv1", "layer4.0"}
     cost = _rows(out / "a1_tuning_cost.csv")
-    assert cost and all(1 <= float(r["cold_trials_to_95"]) <= 5 for r in cost)
+    assert len(cost) == 1 and 1 <= float(cost[0]["cold_median_trials_to_95"]) <= 9
+    assert (out / "resolution.html").exists() and (out / "a1_vta.csv").exists()
+    assert {"cold-72.jsonl", "cold-64.jsonl", "warm-64.jsonl", "reused-64.jsonl"} <= {
+        p.name for p in (tmp_path / "logs").iterdir()}
 
 
 @pytest.mark.parametrize("argv,msg", [

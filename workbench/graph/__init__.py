@@ -18,9 +18,9 @@ from .memory import MemoryPlan, plan_memory
 from .ops import OPS, Pattern
 from .tasks import extract_tasks, tune_graph
 from .passes import (PASSES, alter_layout, dead_node_elimination, fold_batch_norm, fold_constants,
-                     fuse_ops, optimize, unfuse)
+                     fuse_ops, optimize, unfuse, winograd_convs)
 
 __all__ = ["Graph", "GraphBuilder", "Node", "GraphError", "GraphModule", "Profile", "MemoryPlan", "OPS", "Pattern",
            "PASSES", "SUPPORTED", "evaluate", "extract_tasks", "tune_graph", "from_onnx", "from_torch", "optimize", "build", "plan_memory",
-           "fold_constants", "fold_batch_norm", "alter_layout", "fuse_ops", "unfuse",
+           "fold_constants", "fold_batch_norm", "alter_layout", "winograd_convs", "fuse_ops", "unfuse",
            "dead_node_elimination"]

@@ -83,10 +83,9 @@ class GraphModule:
         return vals
 
     def _bind(self):
-        """Every kernel's argument pointers, resolved once: activations live in the planned
+        """Every kernel bound (Kernel.bind) to its arrays once: activations live in the planned
         buffers, inputs are copied into buffers of their own, constants are fixed, so a run is
-        one ctypes call per kernel (Kernel's argument checks ran here, once per array)."""
-        from ..codegen import engine
+        one ctypes call per kernel with no per-call argument checks."""
         self._inputs = {i: np.empty(self.graph[i].shape, self.graph[i].dtype)
                         for i in self.graph.inputs}
         self._bound = []
@@ -94,22 +93,17 @@ class GraphModule:
             args = [(self._inputs.get(src) if src in self._inputs else self._buffers[src])
                     if kind == "value" else src for kind, src in st.sources]
             args.append(self._buffers[st.name])
-            k = st.kernel
-            direct = not (k._gomp and engine.needs_helper_thread())
-            self._bound.append((k, tuple(k._pointers(args)), args, direct))
+            self._bound.append(st.kernel.bind(*args))
 
     def _execute(self, timings: list | None = None) -> None:
-        for k, ptrs, args, direct in self._bound:
-            if timings is not None:
-                t0 = time.perf_counter()
-            if direct:
-                status = k._cfunc(*ptrs, k._num_threads)
-                if status:
-                    k._raise_status(status)
-            else:
-                k(*args)
-            if timings is not None:
-                timings.append(time.perf_counter() - t0)
+        if timings is None:
+            for call in self._bound:
+                call()
+            return
+        for call in self._bound:
+            t0 = time.perf_counter()
+            call()
+            timings.append(time.perf_counter() - t0)
 
     def _load(self, inputs: dict) -> None:
         for name, a in self._check_inputs(inputs).items():
@@ -182,15 +176,19 @@ class Profile:
 
 
 def node_flops(g: Graph, n) -> int:
-    """Multiply-adds count two; other ops one per output element."""
+    """Multiply-adds count two; other ops one per output element. A Winograd conv counts the
+    direct convolution's multiply-adds, so its GFLOP/s compares with the direct ones."""
     out = int(np.prod(n.shape))
+    if n.op == "conv2d_winograd_nchwc":     # the direct convolution's count ("effective" FLOPs)
+        w = g[n.inputs[1]].shape            # (4, 4, O/ob, I/ib, ib, ob)
+        return 2 * out * w[3] * w[4] * 9
     if n.op in ("conv2d", "conv2d_nchwc", "depthwise_conv2d", "depthwise_conv2d_nchwc",
                 "conv2d_transpose", "dense"):
         w = g[n.inputs[1]].shape
         if n.op == "conv2d":
             return 2 * out * int(np.prod(w[1:]))
-        if n.op == "conv2d_nchwc":
-            return 2 * out * int(np.prod(w[1:4]))
+        if n.op == "conv2d_nchwc":          # (O/ob, I[/ib], KH, KW, [ib,] ob)
+            return 2 * out * int(np.prod(w[1:-1]))
         if n.op == "depthwise_conv2d":
             return 2 * out * int(np.prod(w[2:]))
         if n.op == "depthwise_conv2d_nchwc":

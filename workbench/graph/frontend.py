@@ -23,7 +23,7 @@ SUPPORTED = {
     "Gemm": {"alpha", "beta", "transA", "transB"},
     "MatMul": set(),
     "BatchNormalization": {"epsilon", "momentum", "training_mode"},
-    "Relu": set(), "Sigmoid": set(), "Tanh": set(), "Identity": set(),
+    "Relu": set(), "Sigmoid": set(), "Tanh": set(), "Identity": set(), "PRelu": set(),
     "Clip": {"min", "max"},
     "Add": set(), "Mul": set(),
     "MaxPool": {"kernel_shape", "pads", "strides", "ceil_mode", "auto_pad", "dilations",
@@ -191,6 +191,8 @@ def _convert(b: GraphBuilder, node, inits) -> None:
         emit("batch_norm", ins[:5], dict(epsilon=float(attrs.get("epsilon", 1e-5))))
     elif op in ("Relu", "Sigmoid", "Tanh"):
         emit(op.lower(), ins[:1])
+    elif op == "PRelu":
+        emit("prelu", [ins[0], _prelu_slope(b, node, ins, const_of(1))])
     elif op == "Identity":
         b.names[out] = ins[0]
     elif op == "Clip":
@@ -207,12 +209,15 @@ def _convert(b: GraphBuilder, node, inits) -> None:
     elif op in ("Add", "Mul"):
         emit(op.lower(), ins[:2])
     elif op in ("MaxPool", "AveragePool"):
-        if int(attrs.get("ceil_mode", 0)):
-            raise _unsupported(node, "attribute ceil_mode=1 is not supported")
+        if int(attrs.get("ceil_mode", 0)) and op == "AveragePool":
+            raise _unsupported(node, "attribute ceil_mode=1 is not supported for AveragePool")
         if op == "MaxPool" and (_pair(node, attrs, "dilations") != (1, 1)
                                 or int(attrs.get("storage_order", 0))):
             raise _unsupported(node, "attributes dilations/storage_order are not supported")
         pads = _pads(node, attrs)
+        if int(attrs.get("ceil_mode", 0)):
+            pads = _ceil_mode_pads(b.shape(ins[0])[2:], _pair(node, attrs, "kernel_shape"),
+                                   _pair(node, attrs, "strides"), pads)
         if op == "AveragePool" and not int(attrs.get("count_include_pad", 0)) and any(pads):
             raise _unsupported(node, "attribute count_include_pad=0 with padding is not supported "
                                      "(the catalog's avg pool counts padded zeros)")
@@ -248,6 +253,35 @@ def _convert(b: GraphBuilder, node, inits) -> None:
             raise _unsupported(node, f"attributes {sorted(attrs)} are not supported (value only)")
         from onnx import numpy_helper
         b.names[out] = b.const(numpy_helper.to_array(attrs["value"]), out)
+
+
+def _ceil_mode_pads(size, kernel, strides, pads) -> tuple:
+    """MaxPool with ceil_mode=1 as a floor-mode pool with extra bottom/right padding (max pooling
+    pads with -inf, so the extra rows never win). PyTorch's rule: the output rounds up, except
+    that the last window must start inside the input or its leading padding."""
+    extra = []
+    for d, (n, k, s) in enumerate(zip(size, kernel, strides)):
+        lo, hi = pads[d], pads[d + 2]
+        out = -(-(n + lo + hi - k) // s) + 1
+        if (out - 1) * s >= n + lo:
+            out -= 1
+        extra.append(max(0, (out - 1) * s + k - (n + lo + hi)))
+    return (pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1])
+
+
+def _prelu_slope(b: GraphBuilder, node, ins, slope) -> str:
+    """PRelu's slope as a per-channel constant (C,) of the data's axis 1 (relay's nn.prelu)."""
+    shape = b.shape(ins[0])
+    if slope is None:
+        raise _unsupported(node, "a non-constant slope is not supported")
+    aligned = (1,) * (len(shape) - slope.ndim) + tuple(slope.shape)
+    channels = shape[1] if len(shape) > 1 else 1
+    if slope.ndim > len(shape) or any(d != 1 for k, d in enumerate(aligned) if k != 1) \
+            or aligned[1] not in (1, channels):
+        raise _unsupported(node, f"slope of shape {tuple(slope.shape)} for data {tuple(shape)} is "
+                                 "not supported (a scalar or one slope per channel of axis 1)")
+    alpha = np.broadcast_to(slope.reshape(-1).astype(np.float32), (channels,))
+    return b.const(np.ascontiguousarray(alpha), ins[1] + "_prelu")
 
 
 def torch_to_onnx(module, example_inputs, input_names=("input",), output_names=("output",)) -> bytes:

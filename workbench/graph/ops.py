@@ -8,6 +8,7 @@ and as the oracle in tests).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Callable
@@ -15,8 +16,9 @@ from typing import Callable
 import numpy as np
 
 import kernels
-from kernels import conv2d_nchwc, elemwise, global_pool2d, transform
+from kernels import conv2d_nchwc, conv2d_winograd, elemwise, global_pool2d, transform
 from kernels._common import window_geometry
+from workbench import te
 
 
 class Pattern(IntEnum):
@@ -85,14 +87,20 @@ register("depthwise_conv2d", Pattern.OUT_ELEWISE_FUSABLE,
 
 def _nchwc_shape(node, shapes):
     N, _, OH, OW = _conv_out(node, [shapes[0][:4], shapes[1][:4]], 0)
-    return (N, shapes[1][0], OH, OW, shapes[1][4])
+    return (N, shapes[1][0], OH, OW, shapes[1][-1])
 
 
-# data NCHW[ib]c (in_block=ib) or NCHW (in_block=0), kernel packed (O/ob, I, KH, KW, ob)
+# data NCHW[ib]c (in_block=ib), kernel packed (O/ob, I/ib, KH, KW, ib, ob); or data NCHW
+# (in_block=0), kernel (O/ob, I, KH, KW, ob)
 register("conv2d_nchwc", Pattern.OUT_ELEWISE_FUSABLE, _nchwc_shape,
          lambda t, n: conv2d_nchwc.compute(t[0], t[1], in_block=n.attr("in_block"), **_conv_args(n)),
          lambda a, n: conv2d_nchwc.reference(a[0], a[1], in_block=n.attr("in_block"),
                                              **_conv_args(n)), (2, 2))
+# 3x3 stride-1 pad-1 conv by Winograd F(2x2, 3x3): data NCHW[ib]c, kernel (4, 4, O/ob, I/ib, ib, ob)
+register("conv2d_winograd_nchwc", Pattern.OUT_ELEWISE_FUSABLE,
+         lambda n, s: (s[0][0], s[1][2], s[0][2], s[0][3], s[1][5]),
+         lambda t, n: conv2d_winograd.compute(t[0], t[1])[2],
+         lambda a, n: conv2d_winograd.reference(a[0], a[1]), (2, 2))
 register("depthwise_conv2d_nchwc", Pattern.OUT_ELEWISE_FUSABLE,
          lambda n, s: (*_conv_out(n, [s[0][:4], (0, 0, *s[1][1:3])], s[0][1])[:4], s[0][4]),
          lambda t, n: conv2d_nchwc.depthwise_compute(t[0], t[1], **_conv_args(n)),
@@ -135,6 +143,10 @@ for _op in ("add", "mul"):
 register("bias_add", Pattern.BROADCAST, _same,
          lambda t, n: kernels.bias_add.compute(t[0], t[1], n.attr("axis", 1)),
          lambda a, n: kernels.bias_add.reference(a[0], a[1], n.attr("axis", 1)), (2, 2))
+register("prelu", Pattern.BROADCAST, _same, lambda t, n: elemwise.prelu(t[0], t[1]),
+         lambda a, n: elemwise.reference_prelu(a[0], a[1]), (2, 2))
+register("prelu_nchwc", Pattern.BROADCAST, _same, lambda t, n: elemwise.prelu_nchwc(t[0], t[1]),
+         lambda a, n: elemwise.reference_prelu(a[0], a[1][None, :, None, None, :], axis=1), (2, 2))
 # inputs: data, gamma, beta, mean, var (ONNX order)
 register("batch_norm", Pattern.BROADCAST, _same,
          lambda t, n: elemwise.batch_norm(*t, n.attr("epsilon")),
@@ -201,6 +213,12 @@ def block_of(layout: str) -> int:
     return 0
 
 
+def vta_block_of(layout: str):
+    """(batch block, channel block) for VTA's "NCHW1n16c"; None for other layouts."""
+    m = re.fullmatch(r"NCHW(\d+)n(\d+)c", layout)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def _layout_shape(shape, src, dst):
     if src == "NCHW" and block_of(dst):
         b = block_of(dst)
@@ -209,18 +227,40 @@ def _layout_shape(shape, src, dst):
     if block_of(src) and dst == "NCHW":
         N, CO, H, W, b = shape
         return (N, CO * b, H, W)
-    raise ValueError(f"layout_transform: {src} -> {dst} is not supported (NCHW <-> NCHW[x]c)")
+    if src == "NCHW" and vta_block_of(dst):
+        (bn, bc), (N, C, H, W) = vta_block_of(dst), shape
+        return (N // bn, C // bc, H, W, bn, bc)
+    if vta_block_of(src) and dst == "NCHW":
+        Nb, Cb, H, W, bn, bc = shape
+        return (Nb * bn, Cb * bc, H, W)
+    raise ValueError(f"layout_transform: {src} -> {dst} is not supported (NCHW <-> NCHW[x]c, "
+                     "NCHW <-> NCHW[b]n[x]c)")
 
 
 def _layout_te(t, src, dst):
-    _layout_shape(t.shape, src, dst)
+    shape = _layout_shape(t.shape, src, dst)
+    if vta_block_of(dst):
+        bn, bc = vta_block_of(dst)
+        return te.compute(shape, lambda n, c, h, w, i, j: t[n * bn + i, c * bc + j, h, w],
+                          name="layout_vta")
+    if vta_block_of(src):
+        bn, bc = vta_block_of(src)
+        return te.compute(shape, lambda n, c, h, w: t[n // bn, c // bc, h, w, n % bn, c % bc],
+                          name="layout_nchw")
     if src == "NCHW":
         return transform.nchw_to_nchwc(t, block_of(dst))
     return transform.nchwc_to_nchw(t)
 
 
 def _layout_np(a, src, dst):
-    _layout_shape(a.shape, src, dst)
+    shape = _layout_shape(a.shape, src, dst)
+    if vta_block_of(dst):
+        N, C, H, W = a.shape
+        bn, bc = vta_block_of(dst)
+        return np.ascontiguousarray(a.reshape(N // bn, bn, C // bc, bc, H, W)
+                                    .transpose(0, 2, 4, 5, 1, 3))
+    if vta_block_of(src):
+        return np.ascontiguousarray(a.transpose(0, 4, 1, 5, 2, 3).reshape(shape))
     if src == "NCHW":
         return transform.reference_nchw_to_nchwc(a, block_of(dst))
     return transform.reference_nchwc_to_nchw(a)

@@ -1,6 +1,6 @@
 """Graph passes, each a function Graph -> Graph, and the one list `optimize` runs in order.
 
-    PASSES = [fold_constants, fold_batch_norm, fold_constants, alter_layout, fuse_ops,
+    PASSES = [fold_constants, fold_batch_norm, fold_constants, alter_layout, winograd_convs, fuse_ops,
               dead_node_elimination]
 
 Fusion follows TVM's rules (relay FuseOps): elementwise/broadcast ops fuse into the epilogue of a
@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from kernels import conv2d_nchwc
+from kernels import conv2d_nchwc, conv2d_winograd
 
 from .ir import Graph, Node
 from .ops import Pattern, block_of
@@ -125,8 +125,9 @@ _LAYOUT_AGNOSTIC = ("relu", "clip", "sigmoid", "tanh")
 def alter_layout(g: Graph, target=None) -> Graph:
     """Run every groups=1 conv2d in NCHW[x]c: the activations stay blocked between convolutions,
     and layout_transform nodes are placed only where a non-blocked operator needs NCHW. Elementwise
-    ops, bias_add (bias re-blocked at compile time) and same-layout residual adds carry the
-    blocked layout through; back-to-back transforms that cancel are removed."""
+    ops, bias_add and prelu (per-channel constants re-blocked at compile time) and same-layout
+    residual adds carry the blocked layout through; back-to-back transforms that cancel are
+    removed."""
     params = dict(g.params)
     out_nodes: list = []
     layout_of: dict = {}                 # node name -> the layout its value is in
@@ -176,10 +177,10 @@ def alter_layout(g: Graph, target=None) -> Graph:
                 emit(replace(n, inputs=(as_layout(n.inputs[0], "NCHW"), n.inputs[1])))
                 continue
             data = as_layout(n.inputs[0], f"NCHW{bi}c" if bi > 1 else "NCHW")
-            # the kernel is packed once, at compile time: OIHW -> (O/bo, I, KH, KW, bo)
-            wname = f"{n.inputs[1]}_OIHW{bo}o"
+            # the kernel is packed once, at compile time: OIHW -> (O/bo, I/bi, KH, KW, bi, bo)
+            wname = f"{n.inputs[1]}_OIHW{bi}i{bo}o" if bi > 1 else f"{n.inputs[1]}_OIHW{bo}o"
             if wname not in out_nodes_by_name:
-                params[wname] = conv2d_nchwc.pack_kernel(w, bo)
+                params[wname] = conv2d_nchwc.pack_kernel(w, bo, bi if bi > 1 else 0)
                 emit(Node(wname, "const", (), (), params[wname].shape, "float32"), "")
             N, _, OH, OW = n.shape
             emit(Node(n.name, "conv2d_nchwc", (data, wname), n.with_attrs(
@@ -206,7 +207,9 @@ def alter_layout(g: Graph, target=None) -> Graph:
         if blocked and n.op in _LAYOUT_AGNOSTIC:
             src = out_nodes_by_name[n.inputs[0]]
             emit(replace(n, shape=src.shape, layout=cur[0]), cur[0])
-        elif blocked and n.op == "bias_add" and block_of(cur[0]) and n.inputs[1] in params:
+        elif blocked and n.op in ("bias_add", "prelu") and block_of(cur[0]) \
+                and n.inputs[1] in params:
+            # a per-channel constant (bias, PReLU slope) re-blocked at compile time
             b = block_of(cur[0])
             bias = params[n.inputs[1]]
             bname = f"{n.inputs[1]}_{cur[0]}"
@@ -214,7 +217,7 @@ def alter_layout(g: Graph, target=None) -> Graph:
             if bname not in out_nodes_by_name:
                 emit(Node(bname, "const", (), (), params[bname].shape, "float32"), "")
             src = out_nodes_by_name[n.inputs[0]]
-            emit(Node(n.name, "bias_add_nchwc", (n.inputs[0], bname), (), src.shape, n.dtype,
+            emit(Node(n.name, f"{n.op}_nchwc", (n.inputs[0], bname), (), src.shape, n.dtype,
                       cur[0]), cur[0])
         elif blocked and n.op in ("max_pool2d", "avg_pool2d"):
             src = out_nodes_by_name[n.inputs[0]]
@@ -239,6 +242,31 @@ def alter_layout(g: Graph, target=None) -> Graph:
     out_nodes = [replace(n, name=mapping.get(n.name, n.name),
                          inputs=tuple(mapping.get(i, i) for i in n.inputs)) for n in out_nodes]
     return dead_node_elimination(g.replace_nodes(out_nodes, outputs=g.outputs, params=params))
+
+
+# -- Winograd ---------------------------------------------------------------------------------------
+def winograd_convs(g: Graph, target=None) -> Graph:
+    """Every blocked 3x3 stride-1 pad-1 conv2d_nchwc with an even output size -> Winograd
+    F(2x2, 3x3) (`conv2d_winograd_nchwc`), its kernel transformed (G g G^T) at compile time:
+    2.25x fewer multiply-adds for the same result up to rounding (ResNet's 3x3 convolutions
+    other than the stride-2 ones and the odd 7x7 stage)."""
+    params = dict(g.params)
+    nodes = []
+    for n in g.nodes:
+        w = params.get(n.inputs[1]) if n.op == "conv2d_nchwc" and len(n.inputs) > 1 else None
+        if w is None or w.ndim != 6 or not conv2d_winograd.applicable(
+                n.shape[:4], w.shape[2:4], n.attr("strides"), n.attr("padding"),
+                n.attr("dilation")):
+            nodes.append(n)
+            continue
+        ib, ob = w.shape[4], w.shape[5]
+        wname = f"{n.inputs[1]}_winograd"
+        if wname not in params:
+            params[wname] = conv2d_winograd.transform_kernel(conv2d_nchwc.unpack_kernel(w), ib, ob)
+            nodes.append(Node(wname, "const", (), (), params[wname].shape, "float32", ""))
+        nodes.append(replace(n, op="conv2d_winograd_nchwc", inputs=(n.inputs[0], wname),
+                             attrs=()))
+    return dead_node_elimination(g.replace_nodes(nodes, params=params))
 
 
 # -- fusion ----------------------------------------------------------------------------------------
@@ -315,17 +343,20 @@ PASSES = [
     ("fold_batch_norm", fold_batch_norm),
     ("fold_constants", fold_constants),
     ("alter_layout", alter_layout),
+    ("winograd_convs", winograd_convs),
     ("fuse_ops", fuse_ops),
     ("dead_node_elimination", dead_node_elimination),
 ]
 
 
 def optimize(g: Graph, target=None, *, layout: bool = True, fuse: bool = True,
-             passes=None, verbose: bool = False) -> Graph:
+             winograd: bool = True, passes=None, verbose: bool = False) -> Graph:
     """Run the graph passes in order (`passes` defaults to PASSES). layout=False skips
-    alter_layout; fuse=False puts every op in its own group."""
+    alter_layout (and winograd_convs, which needs its blocked layout); winograd=False keeps the
+    direct convolutions; fuse=False puts every op in its own group."""
     for name, fn in passes or PASSES:
-        if (name == "alter_layout" and not layout) or (name == "fuse_ops" and not fuse):
+        if (name in ("alter_layout", "winograd_convs") and not layout) or \
+                (name == "fuse_ops" and not fuse) or (name == "winograd_convs" and not winograd):
             continue
         g = fn(g, target)
         if verbose:

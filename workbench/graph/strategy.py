@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 import workbench as wb
-from kernels import conv2d_nchwc, transform
+from kernels import conv2d_nchwc, conv2d_winograd, transform
 from kernels._common import dilate
 from workbench import te
 
@@ -86,6 +85,8 @@ def lower_group(g: Graph, names, *, tuned: dict | None = None) -> GroupProgram:
         warnings.simplefilter("ignore")      # a vectorize that stays a loop is fine here
         if "blocked" in special:
             _schedule_blocked(s, special, out, prog.config, tuned or {})
+        elif anchor and g[anchor].op == "conv2d_winograd_nchwc":
+            _schedule_winograd(s, out, prog.config)
         elif anchor and g[anchor].op in ("conv2d_nchwc", "depthwise_conv2d_nchwc"):
             special["blocked"] = special["anchor"]
             _schedule_blocked(s, special, out, prog.config, tuned or {})
@@ -122,8 +123,6 @@ def _blocked_anchor(g, node, ins, holders, ext, transforms, special, tuned):
     if node.op == "conv2d":
         F = w.shape[0]
         ob = conv_block(F)
-        if tuned.get("oc_bn") and F % tuned["oc_bn"] == 0:   # the layout is ours to choose here
-            ob = tuned["oc_bn"]
         transforms[wname] = lambda a, ob=ob: conv2d_nchwc.pack_kernel(a, ob)
         kshape = (F // ob, *w.shape[1:], ob)
         stride, padding, dilation = node.attr("strides"), node.attr("padding"), node.attr("dilation")
@@ -178,17 +177,16 @@ def _stage_named(s, prefix):
 
 
 def _schedule_blocked(s, special, out, config, tuned):
-    """TVM x86 conv2d_NCHWc: register block of ow_block output columns x one vector of output
-    channels, reduction (input channels, kernel taps) outside it, output rows in parallel; the
-    epilogue (bias, ReLU, residual add, unblocking) runs in the output stage per register block."""
+    """TVM x86 conv2d_NCHWc (conv2d_nchwc.schedule_register_block: a register block of output
+    columns x rows x output-channel vectors, default or tuned, the reduction outside it, output
+    rows in parallel); the epilogue (bias, ReLU, residual add, unblocking) runs in the output
+    stage per register block. Also blocked dense and the phase-decomposed conv2d_transpose."""
     blocked = special["blocked"]
     for st in _stage_named(s, "dilate"):
         st.compute_inline()
     pad_ops = _stage_named(s, "pad")
     _inline_injective(s, keep=[st.op.output(0) for st in pad_ops])
-    for st in pad_ops:                      # padded input materialized once, in parallel
-        ax = st.op.axis
-        st.parallel(st.fuse(ax[0], ax[1]))
+    conv2d_nchwc.schedule_pad(s)
     if special.get("kind") == "deconv":
         _schedule_deconv(s, blocked, out, config)
         return
@@ -215,57 +213,24 @@ def _schedule_blocked(s, special, out, config, tuned):
         s[outer].vectorize(oi)
         config.update(kind="dense_blocked", ob=blocked.shape[2])
         return
-    ob, OH, OW = blocked.shape[4], blocked.shape[2], blocked.shape[3]
-    # register block: owb columns (x) times ohb rows (y) of one output-channel vector, at most 14
-    # accumulators; small late layers take several rows so each weight vector feeds more FMAs
-    if ob == 1:     # one output channel per block (e.g. an RGB image): the columns are the vector
-        owb = max(d for d in range(1, 65) if OW % d == 0)
-        ohb = 1
-    elif tuned.get("ow_bn") and OW % tuned["ow_bn"] == 0:
-        owb, ohb = tuned["ow_bn"], 1
-    else:
-        owb = max(d for d in range(1, 15) if OW % d == 0)
-        ohb = max(d for d in range(1, 15) if OH % d == 0 and d * owb <= 14) if owb == OW else 1
-    if len(oax) == 5:                       # output stays blocked (NCHW[x]c)
-        n, fo, y, x, fi = oax
-    else:                                   # output unblocked to NCHW in the epilogue
-        n, f, y, x = oax
-        fo, fi = s[outer].split(f, factor=ob)
-    yo, yi = s[outer].split(y, factor=ohb)
-    xo, xi = s[outer].split(x, factor=owb)
-    s[outer].reorder(n, fo, yo, xo, yi, xi, fi)
-    s[outer].parallel(s[outer].fuse(n, fo, yo))
-    if len(oax) == 5:
-        s[outer].vectorize(fi)
-    s[acc].compute_at(s[outer], xo)
-    _, _, yb, xb, fb = s[acc].op.axis
-    red = list(s[acc].op.reduce_axis)
-    ic_bn = tuned.get("ic_bn")
-    if len(red) == 4:                       # rco, rci, ry, rx -> rco, ry, rx, rci (TVM's order)
-        rco, rci, ry, rx = red
-        ib = rci.extent
-        if ic_bn and ic_bn > ib and ic_bn % ib == 0 and rco.extent % (ic_bn // ib) == 0:
-            rco, rcm = s[acc].split(rco, factor=ic_bn // ib)
-            s[acc].reorder(rco, ry, rx, rcm, rci, yb, xb, fb)
-        else:
-            s[acc].reorder(rco, ry, rx, rci, yb, xb, fb)
-    elif len(red) == 3 and ic_bn and ic_bn < red[0].extent and red[0].extent % ic_bn == 0:
-        rco, rci = s[acc].split(red[0], factor=ic_bn)       # the template's tile_ic
-        ry, rx = red[1:]
-        s[acc].reorder(rco, ry, rx, rci, yb, xb, fb)
-    else:
-        s[acc].reorder(*red, yb, xb, fb)
-        rx = red[-1] if len(red) == 3 else None
-    if tuned.get("unroll_kw") and len(red) >= 3:
-        s[acc].unroll(rx)
-    s[acc].unroll(yb)
-    if ob == 1:
-        s[acc].vectorize(xb)
-    else:
-        s[acc].unroll(xb)
-        s[acc].vectorize(fb)
-    config.update(kind="conv_nchwc", ob=ob, ow_block=owb, oh_block=ohb,
-                  **({"tuned": dict(tuned)} if tuned else {}))
+    FO, OH, OW, ob = blocked.shape[1:]
+    blocks = conv2d_nchwc.default_blocks(OH, OW, ob, FO)
+    if ob > 1:      # a tuned register block (conv2d_nchwc.cpu_template's knobs, same workload)
+        blocks.update({k: v for k, v in tuned.items() if k in blocks})
+    conv2d_nchwc.schedule_register_block(s, acc, outer, **blocks)
+    config.update(kind="conv_nchwc", ob=ob, **blocks, **({"tuned": dict(tuned)} if tuned else {}))
+
+
+def _schedule_winograd(s, out, config):
+    """Winograd F(2x2, 3x3): padded input and input transform materialized, the batched GEMM in
+    register blocks, the output transform and the fused epilogue in the output stage."""
+    (V,) = [st.op.output(0) for st in _stage_named(s, "wino_V")]
+    (M,) = [st.op.output(0) for st in _stage_named(s, "wino_M")]
+    pads = [st.op.output(0) for st in _stage_named(s, "pad")]
+    _inline_injective(s, keep=pads + [V, M])
+    conv2d_nchwc.schedule_pad(s)
+    conv2d_winograd.schedule(s, V, M, out)
+    config.update(kind="conv_winograd", ob=out.shape[-1])
 
 
 def _schedule_deconv(s, phases, out, config):
@@ -333,9 +298,7 @@ def _schedule_depthwise(s, dw, out):
     vectorized row."""
     pad_ops = _stage_named(s, "pad")
     _inline_injective(s, keep=[st.op.output(0) for st in pad_ops])
-    for st in pad_ops:
-        ax = st.op.axis
-        st.parallel(st.fuse(ax[0], ax[1]))
+    conv2d_nchwc.schedule_pad(s)
     if out.op is dw.op:
         acc = s.cache_write(dw, "local")
         outer = dw

@@ -31,9 +31,7 @@ def lower(sch, args, name: str = "main", *, stop_after: str | None = None, ctx: 
             bad = [k for k in options if k not in known]
             raise TypeError(f"unknown lowering option(s) {bad}; PassContext has {known}") from None
     pipeline = pipeline if pipeline is not None else DEFAULT_PIPELINE
-    func = schedule_to_ir(sch, list(args), name)
-    stage = {iv.var: st.name for st in sch.stages if not st.is_placeholder for iv in st.leaf_iter_vars}
-    func = replace(func, loop_stage=stage)
+    func = schedule_to_ir(sch, list(args), name)      # its loop_stage: loop variable -> stage name
     return pipeline.run(func, ctx, stop_after)
 
 

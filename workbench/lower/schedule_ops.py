@@ -24,6 +24,7 @@ class _Lowering:
         self.buffers: dict = {}        # Stage -> Buffer
         self.bounds: dict = {}         # Stage -> StageBounds
         self.body: dict = {}           # Stage -> effective body (inlined stages substituted)
+        self.init_loop_stage: dict = {}  # fresh loop Var of a reduction's init nest -> stage name
         self._bind_args(args)
 
     def stage_of(self, t: Tensor):
@@ -268,6 +269,7 @@ class _Lowering:
         sb = self.bounds[st]
         data = [iv for iv in inner_leaves if iv.kind == "data"]
         fresh = {iv.var: E.Var(iv.var.name, iv.var.dtype) for iv in data}
+        self.init_loop_stage.update({v: st.name for v in fresh.values()})
         conds = [substitute(c, fresh) for kind, c in sb.guards if kind == "data"]
         stmt = _guard(substitute(init, fresh), conds)
         for iv in reversed(data):
@@ -294,7 +296,10 @@ class _Lowering:
         for st in reversed(roots):
             if self.buffers[st] not in params:
                 body = S.Allocate(self.buffers[st], body)
-        return S.PrimFunc(name, tuple(self.params), body)
+        stage = {iv.var: st.name for st in self.sch.stages if not st.is_placeholder
+                 for iv in st.leaf_iter_vars}
+        # the init nest's fresh loop variables too, so unroll/vectorize notes name their stage
+        return S.PrimFunc(name, tuple(self.params), body, loop_stage={**self.init_loop_stage, **stage})
 
 
 def _step_note(st, iv) -> str:

@@ -140,7 +140,9 @@ class _Vec:
             parts = [self.expr(c) for c in kids]
             if all(p is c for p, c in zip(parts, kids)):
                 return e
-            if find(e, lambda n: type(n) is E.BufferLoad) is not None:
+            # a lane-invariant condition (e.g. the padding test of a pool whose channel lanes are
+            # vectorized) is fine: codegen branches on it, so the unchosen side's loads never run
+            if parts[0] is not e.cond and find(e, lambda n: type(n) is E.BufferLoad) is not None:
                 raise _NotVectorizable("a lane-dependent select reads memory on both sides")
             return E.Select(*[self.broadcast(p) for p in parts])
         if t is E.Cast:

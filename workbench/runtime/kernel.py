@@ -4,6 +4,9 @@
 not overlapping other arguments) and raises TypeError/ValueError — never crashes — then calls the
 machine code through ctypes with the data pointers and the thread count. Outputs are written in place.
 A failed run-time check (an index the compiler could not prove in bounds) raises IndexError.
+
+`bound = f.bind(a, b, c)` checks once and returns a `BoundCall`; `bound()` then runs on those
+arrays with no per-call checks (what the graph executor does for every kernel of a network).
 """
 from __future__ import annotations
 
@@ -153,6 +156,15 @@ class Kernel:
         if status:
             self._raise_status(status)
 
+    def bind(self, *args) -> "BoundCall":
+        """Check `args` once (as a call would) and return a `BoundCall`: calling it with no
+        arguments runs the kernel on exactly these arrays, with the pointers computed here, so
+        a loop of calls (an executor running a network) pays no per-call argument checks. The
+        bound call keeps the arrays alive; write new values into them in place (np.copyto), do
+        not rebind names. It reads `num_threads` at each call and follows the same libgomp
+        helper-thread rule and the same status checks (IndexError) as `__call__`."""
+        return BoundCall(self, args, tuple(self._pointers(args)))
+
     def _raise_status(self, status: int):
         """A run-time check failed (the kernel stopped early; outputs are partly written)."""
         if 1 <= status <= len(self._messages):
@@ -195,3 +207,29 @@ class Kernel:
     def _measure(run, number, repeat, min_time):
         run(1)                           # warm up (page faults, thread pool start)
         return measure(run, number=number, repeat=repeat, min_time=min_time)
+
+
+class BoundCall:
+    """A kernel bound to fixed arrays (see `Kernel.bind`): `bound()` runs it. Attributes:
+    `kernel`, `arrays` (the bound arrays, in parameter order)."""
+
+    __slots__ = ("kernel", "arrays", "_ptrs", "_cfunc", "_gomp")
+
+    def __init__(self, kernel: Kernel, arrays: tuple, ptrs: tuple):
+        self.kernel = kernel
+        self.arrays = arrays            # holding them keeps the pointers valid
+        self._ptrs = ptrs
+        self._cfunc = kernel._cfunc
+        self._gomp = kernel._gomp
+
+    def __call__(self) -> None:
+        k = self.kernel
+        if self._gomp and engine.needs_helper_thread():
+            status = engine.run_parallel_call(self._cfunc, *self._ptrs, k._num_threads)
+        else:
+            status = self._cfunc(*self._ptrs, k._num_threads)
+        if status:
+            k._raise_status(status)
+
+    def __repr__(self):
+        return f"<BoundCall {self.kernel.name} on {len(self.arrays)} arrays>"

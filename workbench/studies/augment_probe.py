@@ -1,8 +1,9 @@
 """Study B: do CNN layers encode data augmentations? (toy analogue of Yan & Huang, IJCNN 2021)
 
 For every base photo and augmentation, `views` copies are made at stratified random extents; each
-view goes through the backbones, compiled by the workbench (checked against PyTorch on every run),
-and the global-average-pooled output of each block is its feature. A pairwise ranking probe per
+view goes through the backbones, compiled end to end by the workbench's graph layer (checked against
+PyTorch on every run), and the global-average-pooled output of each block -- a named output of the
+compiled graph -- is its feature. A pairwise ranking probe per
 (backbone, augmentation, block) says which of two views of one image is augmented more, scored on
 held-out images. Backbones: MTCNN ONet (pretrained, on faces, fully convolutional trunk) and a
 ResNet-18 with seeded random weights (the control); the pixel-statistics baseline goes beside them.
@@ -18,8 +19,8 @@ import numpy as np
 
 from . import augment, images, nets, probe
 
-BACKBONES = {"mtcnn_onet": lambda seed, size: nets.mtcnn_onet(with_head=False, size=size),
-             "resnet18_random": lambda seed, size: nets.resnet18(seed)}
+BACKBONES = {"mtcnn_onet": lambda seed: nets.mtcnn_onet(),
+             "resnet18_random": lambda seed: nets.resnet18(seed)}
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,8 @@ def collect(config: ProbeConfig, progress: bool = True):
     from tqdm.auto import tqdm
     rng = np.random.default_rng(config.seed)
     photos = images.photos(config.images)
-    cache = nets.KernelCache(threads=config.threads)
-    compiled = {b: nets.CompiledNet(BACKBONES[b](config.seed, config.size), config.size, cache=cache)
-                for b in config.backbones}
+    compiled = {b: nets.CompiledNet(BACKBONES[b](config.seed), config.size, outputs=("features",),
+                                    threads=config.threads) for b in config.backbones}
     feats = {b: {} for b in config.backbones}
     pixels, extents, groups = {}, {}, {}
     errs = {b: 0.0 for b in config.backbones}
@@ -114,12 +114,13 @@ def collect(config: ProbeConfig, progress: bool = True):
                     per_block[b].append(cn.features(x))
                     seconds[b] += time.perf_counter() - t
                     if vi == 0 and checked[b] < config.checks:    # first view of the first images
-                        errs[b] = max(errs[b], nets.max_abs_error(cn, x))
+                        errs[b] = max(errs[b], cn.max_abs_error(x))
                         checked[b] += 1
                 forwards += 1
                 bar.update()
         for b in config.backbones:
-            feats[b][aname] = [np.stack([v[k] for v in per_block[b]]) for k in range(len(compiled[b].net.blocks))]
+            feats[b][aname] = [np.stack([v[k] for v in per_block[b]])
+                               for k in range(len(compiled[b].net.block_labels))]
         pixels[aname], extents[aname], groups[aname] = np.stack(px), np.array(ex), np.array(gr)
     bar.close()
     checks = [{"backbone": b, "max_abs_err": errs[b], "inputs_checked": checked[b],

@@ -29,10 +29,12 @@ def add_parser(subparsers):
     p.add_argument("--augmentations", default=None, help="augment: comma-separated subset")
     p.add_argument("--backbones", default=None, help="augment: comma-separated subset")
     p.add_argument("--resolutions", default=None, help="resolution: comma-separated A1 resolutions")
-    p.add_argument("--layers", type=int, default=None, help="resolution: first N distinct conv layers")
-    p.add_argument("--trials", type=int, default=None, help="resolution: tuner trials per layer and resolution")
-    p.add_argument("--tune-layers", default=None,
-                   help="resolution: comma-separated layer names to tune (e.g. layer1.0.conv1,layer3.0)")
+    p.add_argument("--layers", type=int, default=None,
+                   help="resolution: tune the first N conv tasks per resolution (default: all)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="resolution: tuner trials per conv task and resolution (cold and warm)")
+    p.add_argument("--logdir", default=None,
+                   help="resolution: keep the tuning logs here (default: a temporary directory)")
     p.set_defaults(func=run)
 
 
@@ -95,8 +97,6 @@ def _resolution(args, out: str) -> list:
         changes["resolutions"] = res
         if config.reference not in res:
             changes["reference"] = min(res, key=lambda r: abs(r - config.reference))
-    if args.tune_layers:
-        changes["tune_layers"] = tuple(args.tune_layers.split(","))
     for name in ("layers", "trials"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
@@ -105,7 +105,7 @@ def _resolution(args, out: str) -> list:
     if not set(parts) <= {"a1", "a2", "a3"}:
         from workbench.cli import CLIError
         raise CLIError(f"--parts takes a1, a2, a3; got {args.parts!r}")
-    result = rs.run(config, progress=not args.no_progress, parts=parts)
+    result = rs.run(config, progress=not args.no_progress, parts=parts, logdir=args.logdir)
     files = []
     for name, rows in result.tables.items():
         path = os.path.join(out, f"{name}.csv")
@@ -121,8 +121,8 @@ def _resolution(args, out: str) -> list:
         from . import plots
         t = result.tables
         figs = []
-        if "a1_network" in t:
-            figs.append(plots.a1_latency(t["a1_network"], t.get("a1_whole_network")))
+        if t.get("a1_network"):
+            figs.append(plots.a1_latency(t["a1_network"], t.get("a1_tuning_cost")))
         if t.get("a1_vta"):
             figs.append(plots.a1_vta(t["a1_vta"]))
         if "a2_accuracy" in t:

@@ -64,34 +64,54 @@ def probe_accuracy(accuracy: list, importance: list):
 
 # ---------------------------------------------------------------- study A
 
-def a1_latency(network: list, whole: list | None = None):
-    """Conv latency and GFLOP/s against resolution per arm, beside FLOPs (all relative to 224)."""
+def a1_latency(network: list, tuning_cost: list | None = None):
+    """ResNet-18 per resolution and arm (tuned per resolution, 224's configs reused, fallback):
+    conv time relative to 224 beside FLOPs relative to 224, conv GFLOP/s (odd 200 marked), the
+    end-to-end latency, and the tuning cost with and without transfer from 224's records.
+    Conv time = the sum of each conv kernel's fastest time over the interleaved rounds: on a
+    shared machine it filters load spikes that a whole-network batch rarely escapes."""
     arms = list(dict.fromkeys(r["arm"] for r in network))
-    p = _fig("latency / latency(224) vs FLOPs / FLOPs(224)", "input resolution", "ratio to 224")
-    q = _fig("conv GFLOP/s by resolution", "input resolution", "GFLOP/s")
+    ref = min(network, key=lambda r: abs(r["flops_vs_ref"] - 1.0))["resolution"]
+    p = _fig(f"conv time / conv time({ref:.0f}) vs FLOPs / FLOPs({ref:.0f})", "input resolution",
+             f"ratio to {ref:.0f}")
+    q = _fig("conv GFLOP/s by resolution (odd 200 circled)", "input resolution", "GFLOP/s")
+    w = _fig("ResNet-18 end to end (fastest round)", "input resolution", "ms per image")
     for i, arm in enumerate(arms):
         sel = sorted((r for r in network if r["arm"] == arm), key=lambda r: r["resolution"])
-        xs = [r["resolution"] for r in sel]
-        p.line(xs, [r["latency_vs_ref"] for r in sel], color=COLORS[i], line_width=2, legend_label=arm)
-        p.scatter(xs, [r["latency_vs_ref"] for r in sel], color=COLORS[i], size=6)
-        q.line(xs, [r["gflops"] for r in sel], color=COLORS[i], line_width=2, legend_label=arm)
-        q.scatter(xs, [r["gflops"] for r in sel], color=COLORS[i], size=6)
+        base = next(r for r in sel if r["resolution"] == ref)
+        src = ColumnDataSource({"x": [r["resolution"] for r in sel],
+                                "ratio": [r["conv_ms"] / base["conv_ms"] for r in sel],
+                                "gflops": [r["conv_gflop"] / r["conv_ms"] * 1e3 for r in sel],
+                                "ms": [r["ms"] for r in sel], "conv_ms": [r["conv_ms"] for r in sel]})
+        for f, y in ((p, "ratio"), (q, "gflops"), (w, "ms")):
+            f.line("x", y, source=src, color=COLORS[i], line_width=2, legend_label=arm)
+            f.scatter("x", y, source=src, color=COLORS[i], size=6, legend_label=arm)
         if i == 0:
+            xs = [r["resolution"] for r in sel]
             p.line(xs, [r["flops_vs_ref"] for r in sel], color="black", line_dash="dashed",
                    legend_label="FLOPs")
-    for f in (p, q):
+            w.line("x", "conv_ms", source=src, color="gray", line_dash="dotted",
+                   legend_label=f"{arm}: convs only")
+    odd = [r for r in network if r["resolution"] == 200]
+    if odd:
+        q.scatter([200] * len(odd), [r["conv_gflop"] / r["conv_ms"] * 1e3 for r in odd], marker="circle",
+                  size=18, fill_alpha=0, line_color="red", line_width=2)
+    for f in (p, q, w):
         f.legend.location, f.legend.label_text_font_size = "top_left", "8pt"
-    figs = [p, q]
-    if whole:
-        w = _fig("ResNet-18 end to end (our kernels)", "input resolution", "ms per image")
-        sel = sorted(whole, key=lambda r: r["resolution"])
-        src = ColumnDataSource({"x": [r["resolution"] for r in sel], "ms": [r["ms"] for r in sel],
-                                "gflops": [r["gflops"] for r in sel]})
-        w.line("x", "ms", source=src, line_width=2)
-        w.scatter("x", "ms", source=src, size=7)
-        w.add_tools(HoverTool(tooltips=[("r", "@x"), ("ms", "@ms{0.0}"), ("GFLOP/s", "@gflops{0.0}")]))
-        figs.append(w)
-    return row(*figs)
+        f.add_tools(HoverTool(tooltips=[("r", "@x"), ("ms", "@ms{0.0}"), ("conv ms", "@conv_ms{0.0}"),
+                                        ("conv GFLOP/s", "@gflops{0.0}")]))
+    figs = [p, q, w]
+    if tuning_cost:
+        c = _fig("tuning: trials to 95% of the best (median over tasks)", "input resolution", "trials")
+        sel = sorted(tuning_cost, key=lambda r: r["resolution"])
+        xs = [r["resolution"] for r in sel]
+        for i, (key, label) in enumerate((("cold_median_trials_to_95", "from scratch"),
+                                          ("warm_median_trials_to_95", "transfer from 224"))):
+            c.line(xs, [r[key] for r in sel], color=COLORS[i], line_width=2, legend_label=label)
+            c.scatter(xs, [r[key] for r in sel], color=COLORS[i], size=6, legend_label=label)
+        c.legend.location, c.legend.label_text_font_size = "top_left", "8pt"
+        figs.append(c)
+    return gridplot([figs[:2], figs[2:]])
 
 
 def a1_vta(vta_rows: list):

@@ -1,16 +1,18 @@
 """Study A: resolution (toy analogue of Yan, Luo, Ceze, "Characterizing and Taming Resolution in
 CNNs", 2021). Three parts, each a function returning tables (lists of row dicts):
 
-A1 `kernel_sweep`   ResNet-18's convolutions at input resolutions {128, ..., 288}: per-resolution
-                    schedules vs the 224 configuration reused (nearest legal config rule below) vs
-                    the fallback (the default, unscheduled loop nest); per-layer and whole-network
-                    latency and GFLOP/s beside the FLOPs curve; the same layers on the VTA simulator
-                    (cycles, DRAM bytes), with tiles chosen per resolution vs reused from 224.
+A1 `network_sweep` ResNet-18 at input resolutions {128, ..., 288}, compiled end to end by the graph
+                    layer: every conv task tuned per resolution (XGBTuner, from scratch and with
+                    transfer from 224's records) vs 224's configs reused (nearest legal config rule
+                    below) vs the graph's fallback schedules; whole-network latency and GFLOP/s
+                    beside the FLOPs curve, per-layer profiles, tuning cost.
+   `vta_sweep`      the same convolutions on the VTA simulator (cycles, DRAM bytes), tiles chosen
+                    per resolution vs reused from 224.
 A2 `accuracy_study` MTCNN RNet/ONet (pretrained, shipped in facenet-pytorch) classifying
                     scikit-image's lfw_subset faces vs non-faces, against image detail (resolution),
                     JPEG quality (bytes per image through Pillow) and centre crop; bootstrap CIs.
-A3 `policy_study`   a texture classifier trained in-project runs at every resolution (our compiled
-                    kernels, measured latency); the table image x resolution -> (correct, confidence,
+A3 `policy_study`   a texture classifier trained in-project runs at every resolution (compiled by
+                    the graph layer, measured latency); the table image x resolution -> (correct, confidence,
                     bytes, latency, FLOPs) feeds the dynamic-resolution policy simulator.
 
 Nearest legal config rule (A1 and VTA): a reused 224 configuration keeps every knob value that is
@@ -30,8 +32,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 import kernels
-import workbench as wb
-from kernels import cpu_schedules
 
 from . import images, nets, policy, texture_cnn
 
@@ -75,16 +75,39 @@ class ConvLayer:
 
 
 def resnet18_layers(resolution: int) -> list:
-    """Distinct convolutions of ResNet-18 at `resolution` (shared weights do not matter here)."""
-    net = nets.resnet18(0)
+    """Distinct convolutions of ResNet-18 (torchvision's layout) at `resolution`, in network
+    order, named after the first layer that has the shape (shared shapes are counted)."""
+    if resolution < 32:
+        raise ValueError(f"ResNet-18 needs resolutions >= 32, got {resolution}")
+    convs = [("conv1", 3, resolution, 64, 7, 2, 3)]
+    h = (resolution + 6 - 7) // 2 + 1
+    h = (h + 2 - 3) // 2 + 1                                   # the stem's 3x3/2 max pool
+    c = 64
+    for stage, f in enumerate((64, 128, 256, 512), start=1):
+        for blk in range(2):
+            stride = 2 if stage > 1 and blk == 0 else 1
+            pre = f"layer{stage}.{blk}"
+            if stride != 1 or c != f:
+                convs.append((pre + ".down", c, h, f, 1, stride, 0))
+            convs.append((pre + ".conv1", c, h, f, 3, stride, 1))
+            h = (h + 2 - 3) // stride + 1
+            convs.append((f"layer{stage}" if blk else pre, f, h, f, 3, 1, 1))
+            c = f
     seen: dict = {}
-    for name, c, h, _, f, k, s, p in net.conv_shapes(resolution):
-        key = (c, h, f, k, s, p)
-        if key in seen:
-            seen[key][1] += 1
-        else:
-            seen[key] = [name, 1]
-    return [ConvLayer(resolution, name, c, h, f, k, s, p, n) for (c, h, f, k, s, p), (name, n) in seen.items()]
+    for name, *shape in convs:
+        seen.setdefault(tuple(shape), [name, 0])[1] += 1
+    return [ConvLayer(resolution, name, *shape, n) for shape, (name, n) in seen.items()]
+
+
+def layer_of(resolution: int, args) -> ConvLayer:
+    """The ResNet-18 layer at `resolution` a conv workload belongs to (`args` as a conv task's:
+    batch, C, H, W, F, kernel, stride, padding)."""
+    _, c, h, _, f, k, stride, pad = args
+    for layer in resnet18_layers(resolution):
+        if (layer.in_channel, layer.height, layer.out_channel, layer.kernel, layer.stride,
+                layer.padding) == (c, h, f, k, stride, pad):
+            return layer
+    raise ValueError(f"{tuple(args)} is not a convolution of ResNet-18 at {resolution} px")
 
 
 @dataclass(frozen=True)
@@ -92,12 +115,10 @@ class ResolutionConfig:
     resolutions: tuple = RESOLUTIONS
     reference: int = 224                       # the resolution whose configs are reused
     threads: int = 1                           # 1-thread latencies repeat within ~2% here
-    fallback: bool = True                      # time the unscheduled loop nest (slow)
     vta: bool = True
-    layers: int | None = None                  # first N distinct layers (None: all 11)
-    tune_layers: tuple | None = ("layer1.0.conv1", "layer2.0", "layer3.0", "layer4.0")
-    trials: int = 24                           # XGBTuner trials per (layer, resolution, cold/warm)
-    repeat: int = 5
+    layers: int | None = None                  # tune the first N distinct convs (None: all 11)
+    trials: int = 20                           # XGBTuner trials per conv task, cold and warm
+    repeat: int = 5                            # interleaved timing rounds per network
     # A2
     face_models: tuple = ("mtcnn_rnet", "mtcnn_onet")
     details: tuple = (6, 8, 10, 12, 16, 20, 24)
@@ -114,7 +135,7 @@ class ResolutionConfig:
 
     @classmethod
     def quick(cls) -> "ResolutionConfig":
-        return cls(resolutions=(200, 224), layers=2, fallback=False, repeat=3, trials=8,
+        return cls(resolutions=(200, 224), layers=3, repeat=3, trials=6,
                    face_models=("mtcnn_rnet",), details=(8, 12, 24), qualities=(10, 50, 95),
                    crops=(0.6, 1.0), bootstrap=200, policy_resolutions=(8, 16, 32),
                    policy_images_per_class=20, train_per_class=60, train_epochs=6)
@@ -126,6 +147,8 @@ class ResolutionConfig:
             raise ValueError(f"ResNet-18 needs resolutions >= 32, got {self.resolutions}")
         if self.trials < 1 or self.repeat < 1:
             raise ValueError(f"trials and repeat must be >= 1, got {self.trials} and {self.repeat}")
+        if self.layers is not None and self.layers < 0:
+            raise ValueError(f"layers must be >= 0 or None, got {self.layers}")
         for m in self.face_models:
             if m not in FACE_MODELS:
                 raise ValueError(f"unknown face model {m!r}; choose from {', '.join(FACE_MODELS)}")
@@ -140,7 +163,8 @@ class StudyResult:
 # ---------------------------------------------------------------- A1: kernels per resolution
 
 def conv_task(layer: ConvLayer):
-    """The layer as a tuning task of the conv2d template (knobs tile_oc, tile_ow, tile_ic, unroll_kw)."""
+    """The layer as a tuning task of the conv2d template (knobs tile_oc, tile_ow, tile_ic,
+    unroll_kw): the same task `graph.extract_tasks` makes for it."""
     from workbench import tune
     return tune.Task(kernels.conv2d.cpu_template, args=(1, layer.in_channel, layer.height, layer.height,
                                                         layer.out_channel, layer.kernel, layer.stride,
@@ -169,154 +193,222 @@ def reuse_config(config, task):
     return task.space.from_values(values)
 
 
-def _kernel(layer: ConvLayer, arm: str, cfg, threads: int):
-    """The built kernel of one arm: a tuning config, the hand schedule, or the fallback."""
-    if arm == "fallback":
-        (data, kernel), out = kernels.conv2d.make(1, layer.in_channel, layer.height, layer.height,
-                                                  layer.out_channel, layer.kernel, layer.stride,
-                                                  layer.padding)
-        f = wb.build(wb.create_schedule(out), [data, kernel, out])
-    elif arm == "hand_rule":
-        f = wb.build(*cpu_schedules.conv2d_nchw_blocked(1, layer.in_channel, layer.height, layer.height,
-                                                        layer.out_channel, layer.kernel, layer.stride,
-                                                        layer.padding))
-    else:
-        f = cfg[0].build(cfg[1])
-    f.num_threads = threads
-    return f
+ARMS = ("tuned", "reused_224", "fallback")
 
 
-def _measure_arms(layer: ConvLayer, arms: dict, threads: int, rounds: int) -> dict:
-    """arm -> (seconds, relative error vs numpy). The arms of a layer are timed in interleaved
-    rounds of 10 single calls (a burst of load from other processes hits them alike) and each
-    keeps its fastest call: other processes only ever add time. The fallback runs once."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, layer.in_channel, layer.height, layer.height), np.float32)
-    w = rng.standard_normal((layer.out_channel, layer.in_channel, layer.kernel, layer.kernel), np.float32)
-    ref = kernels.conv2d.reference(x, w, layer.stride, layer.padding)
-    scale = max(1.0, float(np.abs(ref).max()))
-    def key(arm):                   # arms that picked the same config share one measurement
-        cfg = arms[arm]
-        return arm if cfg is None else ("config", cfg[1])
-    built, out = {}, {}
-    for arm, cfg in arms.items():
-        if key(arm) in built:
-            continue
-        f = _kernel(layer, arm, cfg, threads)
-        o = np.zeros(ref.shape, np.float32)
-        f(x, w, o)
-        built[key(arm)] = (f, o)
-        out[key(arm)] = [float("inf"), float(np.abs(o - ref).max()) / scale]
-    for i in range(rounds):
-        for k, (f, o) in built.items():
-            if k == "fallback" and i:
-                continue
-            t = f.time(x, w, o, number=1, repeat=1 if k == "fallback" else 10, min_time=0.0)
-            out[k][0] = min(out[k][0], t.min)
-    return {arm: tuple(out[key(arm)]) for arm in arms}
+def network_graph(resolution: int, seed: int = 0):
+    """ResNet-18 (random weights: speed does not depend on them) at `resolution`, imported from
+    PyTorch and optimized by the graph layer; its logits are the output."""
+    return nets.net_graph(nets.resnet18(seed), resolution, outputs=("logits",))
 
 
-def _tune(task, trials: int, seed: int, log: str, transfer=None):
+def _tune_tasks(tasks, trials: int, seed: int, log: str, measure, transfer=None, desc="",
+                progress=False) -> dict:
+    """XGBTuner on every task into `log` (transfer: records of other workloads, AutoTVM's
+    transfer learning); workload -> (tuner, seconds)."""
+    from tqdm.auto import tqdm
+
     from workbench import tune
-    opts = tune.MeasureOptions(number=1, repeat=3, num_threads=1, run_timeout=30, build_timeout=60)
-    with tune.LocalMeasure(opts) as m:
-        return tune.XGBTuner(task, seed=seed, transfer=transfer).tune(trials, measure=m, log=log,
-                                                                        batch_size=8)
+    out = {}
+    for task in tqdm(tasks, desc=desc, disable=not progress, leave=False):
+        t0 = time.perf_counter()
+        tuner = tune.XGBTuner(task, seed=seed, transfer=transfer)
+        tuner.tune(trials, measure=measure, log=log, batch_size=8)
+        out[task.workload_key] = (tuner, time.perf_counter() - t0)
+    return out
 
 
-def kernel_sweep(config: ResolutionConfig, progress: bool = True, logdir: str | None = None) -> dict:
-    """Tables "a1_layers" (per layer, arm, resolution), "a1_network" (per arm, resolution) and
-    "a1_tuning_cost" (trials to 95% of the best, XGB from scratch vs transferring 224's records).
+def _time_arms(modules: dict, x: np.ndarray, rounds: int) -> dict:
+    """arm -> (fastest latency, median latency, per-kernel seconds). The arms are timed in
+    interleaved rounds, so a burst of load from other processes hits them alike; the fastest
+    round, and each kernel's fastest time over the rounds, are the figures to compare (other
+    processes only ever add time)."""
+    runs = {arm: [] for arm in modules}
+    for _ in range(rounds):
+        for arm, mod in modules.items():
+            runs[arm].append(mod.time({"input": x}, repeat=1, min_time=0.15))
+    out = {}
+    for arm, profs in runs.items():
+        lat = [p.latency for p in profs]
+        per_kernel = np.min([[t for _, _, t, _ in p.layers] for p in profs], axis=0)
+        out[arm] = (min(lat), float(np.median(lat)), per_kernel)
+    return out
 
-    Arms: tuned (XGBTuner, `trials` per layer and resolution; layers outside `tune_layers` keep
-    the hand schedule), reused_224 (224's best through the nearest legal config rule), hand_rule
-    (cpu_schedules' own per-shape rule), fallback (the unscheduled loop nest)."""
+
+def _shape(layer: ConvLayer) -> str:
+    return (f"{layer.in_channel}->{layer.out_channel} k{layer.kernel} s{layer.stride} "
+            f"{layer.height}->{layer.out_size}")
+
+
+def _conv_rows(g, mod, seconds, resolution: int, arm: str) -> list:
+    """One row per compiled conv group: its layer, time (`seconds` per kernel) and GFLOP/s."""
+    from workbench.graph.tasks import conv_workload
+    rows = []
+    for st, sec in zip(mod.steps, seconds):
+        conv = next((n for n in st.nodes if g[n].op in ("conv2d", "conv2d_nchwc")), None)
+        args = conv_workload(g, g[conv]) if conv else None
+        if args is None:
+            continue
+        layer = layer_of(resolution, args)
+        rows.append({"resolution": resolution, "arm": arm, "layer": layer.name, "group": st.describe(),
+                     "shape": _shape(layer), "flops": st.flops, "ms": sec * 1e3,
+                     "gflops": st.flops / sec / 1e9 if sec > 0 else float("nan"),
+                     "config": str(st.config)})
+    return rows
+
+
+def _reused_records(tasks, r: int, config, ref_best: dict, cold_log: str, measure) -> tuple:
+    """The reused_224 arm's log records at resolution r: 224's best config per layer moved by the
+    nearest legal config rule and measured once (at 224 itself: the best record). At the
+    reference, `ref_best` is filled (shape_key -> (config, record)). Returns (records,
+    {workload: (224's config, moved config, seconds)})."""
+    from workbench import tune
+    from workbench.tune.log import best_record, make_record, record_cost
+    records, out = [], {}
+    for task in tasks:
+        key = layer_of(r, task.args).shape_key
+        if r == config.reference:
+            ref_best[key] = (tune.best_config(cold_log, task), best_record(cold_log, task))
+        cfg224, rec224 = ref_best[key]
+        if cfg224 is None:         # every 224 trial failed: the layer keeps the fallback
+            moved, cost = None, float("inf")
+        elif r == config.reference:
+            moved, cost = cfg224, record_cost(rec224)
+            records.append(rec224)
+        else:
+            moved = reuse_config(cfg224, task)
+            res = measure.measure_batch(task, [moved.index])[0]
+            records.append(make_record(task, moved, res, str(task.target), measure.describe()))
+            cost = res.cost
+        out[task.workload_key] = (cfg224, moved, cost)
+    return records, out
+
+
+def _task_row(task, r: int, config, cold, warm, reused, tuned_recs) -> dict:
+    """One a1_tasks row: the best of each tuning run, the reused config, trials to 95%."""
+    from workbench import tune
+    layer = layer_of(r, task.args)
+    c_tuner, c_sec = cold[task.workload_key]
+    w_tuner, w_sec = warm.get(task.workload_key, (None, 0.0))
+    cfg224, moved, reused_cost = reused[task.workload_key]
+    best = min(c_tuner.best_cost, w_tuner.best_cost if w_tuner else float("inf"))
+    best_cfg = tune.best_config(tuned_recs, task)
+    row = {"resolution": r, "layer": layer.name, "count": layer.count, "shape": _shape(layer),
+           "flops": task.flop, "space": len(task.space), "trials": config.trials,
+           "cold_best_gflops": task.flop / c_tuner.best_cost / 1e9,
+           "warm_best_gflops": task.flop / w_tuner.best_cost / 1e9 if w_tuner else "",
+           "reused_gflops": task.flop / reused_cost / 1e9,
+           "tuned_config": str(best_cfg.values()) if best_cfg else "",
+           "reused_config": str(moved.values()) if moved else "",
+           "config_224": str(cfg224.values()) if cfg224 else "",
+           "cold_trials_to_95": c_tuner.trials_to_reach(0.95, best) or config.trials + 1,
+           "cold_seconds": c_sec}
+    if w_tuner:
+        row.update(warm_trials_to_95=w_tuner.trials_to_reach(0.95, best) or config.trials + 1,
+                   warm_seconds=w_sec, transferred=w_tuner.transferred)
+    return row
+
+
+def _cost_row(r: int, config, rows: list) -> dict:
+    """Tuning cost at one resolution, from scratch vs with 224's records."""
+    return {"resolution": r, "tasks": len(rows), "trials_per_task": config.trials,
+            "cold_median_trials_to_95": float(np.median([t["cold_trials_to_95"] for t in rows])),
+            "warm_median_trials_to_95": float(np.median([t["warm_trials_to_95"] for t in rows])),
+            "cold_seconds": sum(t["cold_seconds"] for t in rows),
+            "warm_seconds": sum(t["warm_seconds"] for t in rows),
+            "warm_better": sum(t["warm_best_gflops"] > t["cold_best_gflops"] for t in rows)}
+
+
+def _network_rows(g, r: int, config, net, logs: dict) -> tuple:
+    """The three networks at resolution r built (`graph.build` with each arm's log), timed side by
+    side and checked against PyTorch: (a1_network rows, a1_layers rows)."""
+    import torch
+
+    from workbench import graph
+    mods = {arm: graph.build(g, log=logs[arm], num_threads=config.threads) for arm in ARMS}
+    x = np.random.default_rng(config.seed).standard_normal((1, 3, r, r)).astype(np.float32)
+    with torch.no_grad():
+        ref = net.module(("logits",))(torch.from_numpy(x))[0].numpy()
+    times = _time_arms(mods, x, config.repeat)
+    net_rows, layer_rows = [], []
+    for arm, mod in mods.items():
+        fastest, median, per_kernel = times[arm]
+        err = float(np.abs(mod.run({"input": x})["logits"] - ref).max())
+        convs = _conv_rows(g, mod, per_kernel, r, arm)
+        layer_rows += convs
+        flops = sum(st.flops for st in mod.steps)
+        net_rows.append({"resolution": r, "arm": arm, "gflop": flops / 1e9,
+                         "conv_gflop": sum(c["flops"] for c in convs) / 1e9,
+                         "ms": fastest * 1e3, "median_ms": median * 1e3,
+                         "conv_ms": sum(c["ms"] for c in convs),
+                         "gflops": flops / fastest / 1e9, "kernels": len(mod.steps),
+                         "max_abs_err_vs_torch": err,
+                         "rel_err_vs_torch": err / max(1e-30, float(np.abs(ref).max())),
+                         "threads": config.threads})
+    return net_rows, layer_rows
+
+
+def network_sweep(config: ResolutionConfig, progress: bool = True, logdir: str | None = None) -> dict:
+    """A1 on the graph layer. For every resolution: ResNet-18 imported and optimized
+    (`graph.from_torch`, `graph.optimize`), its conv tasks (`graph.extract_tasks`) tuned by
+    XGBTuner twice -- from scratch ("cold") and with 224's records as transfer data ("warm") --
+    then the whole network built three ways and timed side by side:
+
+      tuned       each conv uses the best config of both runs at its own resolution
+      reused_224  each conv uses 224's best config for the same layer, moved to the new shape by
+                  the nearest legal config rule (measured once, so the log holds its real cost)
+      fallback    the graph layer's default schedules (no log)
+
+    Logs in `logdir`: cold-<r>.jsonl, warm-<r>.jsonl, reused-<r>.jsonl (each arm's records).
+    Tables: "a1_network" (per resolution and arm: latency, GFLOP/s, ratios to 224, error against
+    PyTorch), "a1_layers" (per conv group of each built network, from its profile),
+    "a1_tasks" (per conv task: best GFLOP/s cold / warm / reused, configs) and "a1_tuning_cost"
+    (per resolution: trials to 95% of the best and seconds, cold vs warm)."""
     import tempfile
 
     from tqdm.auto import tqdm
 
-    from workbench import tune
+    from workbench import graph, tune
+    from workbench.tune.log import LogWriter
     logdir = logdir or tempfile.mkdtemp(prefix="wb-resolution-")
     order = [config.reference] + [r for r in config.resolutions if r != config.reference]
-    jobs = [l for r in order for l in resnet18_layers(r)[:config.layers]]
-    best224, rows, cost_rows = {}, [], []
-    for layer in tqdm(jobs, desc="A1 conv layers", disable=not progress):
-        arms = {"hand_rule": None}
-        if config.fallback:
-            arms["fallback"] = None
-        tuned = config.tune_layers is None or layer.name in config.tune_layers
-        if tuned:
-            task = conv_task(layer)
-            ref = layer.resolution == config.reference
-            log = os.path.join(logdir, f"{layer.name}-{layer.resolution}.jsonl")
-            cold = _tune(task, config.trials, config.seed, log)
-            arms["tuned"] = (task, cold.best_index)
-            if ref:
-                best224[layer.shape_key] = (task.space.get(cold.best_index), log)
-                arms["reused_224"] = arms["tuned"]
-            else:
-                cfg224, log224 = best224[layer.shape_key]
-                arms["reused_224"] = (task, reuse_config(cfg224, task).index)
-                warm = _tune(task, config.trials, config.seed,
-                             os.path.join(logdir, f"{layer.name}-{layer.resolution}-transfer.jsonl"),
-                             transfer=tune.load_log(log224).records)
-                best = min(cold.best_cost, warm.best_cost)
-                cost_rows.append({"resolution": layer.resolution, "layer": layer.name,
-                                  "space": len(task.space), "trials": config.trials,
-                                  "cold_trials_to_95": cold.trials_to_reach(0.95, best) or config.trials + 1,
-                                  "warm_trials_to_95": warm.trials_to_reach(0.95, best) or config.trials + 1,
-                                  "cold_best_gflops": task.flop / cold.best_cost / 1e9,
-                                  "warm_best_gflops": task.flop / warm.best_cost / 1e9})
-                if warm.best_cost < cold.best_cost:
-                    arms["tuned"] = (task, warm.best_index)
-        res = _measure_arms(layer, arms, config.threads, config.repeat)
-        for arm in ("tuned", "reused_224", "hand_rule", "fallback"):
-            if arm not in arms and arm in ("tuned", "reused_224"):
-                res[arm], cfg = res["hand_rule"], None      # untuned layer: the hand schedule
-            elif arm not in arms:
-                continue
-            else:
-                cfg = arms[arm]
-            sec, err = res[arm]
-            rows.append({"resolution": layer.resolution, "layer": layer.name, "shape":
-                         f"{layer.in_channel}->{layer.out_channel} k{layer.kernel} s{layer.stride} "
-                         f"{layer.height}->{layer.out_size}", "count": layer.count, "arm": arm,
-                         "config": "" if not cfg else str(cfg[0].space.get(cfg[1]).values()),
-                         "tuned_layer": tuned, "flops": layer.flops, "ms": sec * 1e3,
-                         "gflops": layer.flops / sec / 1e9, "rel_err": err})
-    network = []
-    arms = list(dict.fromkeys(row["arm"] for row in rows))
-    for r in config.resolutions:
-        for arm in arms:
-            sel = [row for row in rows if row["resolution"] == r and row["arm"] == arm]
-            flops = sum(row["flops"] * row["count"] for row in sel)
-            ms = sum(row["ms"] * row["count"] for row in sel)
-            network.append({"resolution": r, "arm": arm, "conv_gflop": flops / 1e9, "conv_ms": ms,
-                            "gflops": flops / ms / 1e6})
-    base = {row["arm"]: row for row in network if row["resolution"] == config.reference}
-    for row in network:
-        row["flops_vs_ref"] = row["conv_gflop"] / base[row["arm"]]["conv_gflop"]
-        row["latency_vs_ref"] = row["conv_ms"] / base[row["arm"]]["conv_ms"]
-    return {"a1_layers": rows, "a1_network": network, "a1_tuning_cost": cost_rows}
-
-
-def whole_network(config: ResolutionConfig, progress: bool = True) -> list:
-    """ResNet-18 end to end (convs, epilogues, pools) at each resolution with the per-resolution
-    hand schedules, checked against PyTorch."""
-    from tqdm.auto import tqdm
+    opts = tune.MeasureOptions(number=1, repeat=3, num_threads=1, run_timeout=30, build_timeout=60)
     net = nets.resnet18(config.seed)
-    cache = nets.KernelCache(threads=config.threads)
-    rows = []
-    rng = np.random.default_rng(config.seed)
-    for r in tqdm(config.resolutions, desc="A1 whole network", disable=not progress):
-        cn = nets.CompiledNet(net, r, cache=cache)
-        x = net.preprocess(rng.random((r, r, 3), np.float32))
-        err = nets.max_abs_error(cn, x)
-        t = cn.time(x, calls=10 * config.repeat)
-        rows.append({"resolution": r, "gflop": cn.flops / 1e9, "ms": t.min * 1e3, "median_ms": t.median * 1e3,
-                     "gflops": cn.flops / t.min / 1e9, "max_abs_err_vs_torch": err,
-                     "threads": config.threads})
-    return rows
+    ref_log = os.path.join(logdir, f"cold-{config.reference}.jsonl")
+    ref_best: dict = {}
+    tables = {"a1_network": [], "a1_layers": [], "a1_tasks": [], "a1_tuning_cost": []}
+    with tune.LocalMeasure(opts) as m:
+        for r in tqdm(order, desc="A1 resolutions", disable=not progress):
+            g = network_graph(r, config.seed)
+            tasks = graph.extract_tasks(g)[:config.layers]     # [:None]: every task
+            cold_log = os.path.join(logdir, f"cold-{r}.jsonl")
+            cold = _tune_tasks(tasks, config.trials, config.seed, cold_log, m,
+                               desc=f"tune {r}px", progress=progress)
+            warm, logs = {}, [cold_log]
+            if r != config.reference:
+                logs.append(os.path.join(logdir, f"warm-{r}.jsonl"))
+                warm = _tune_tasks(tasks, config.trials, config.seed, logs[1], m,
+                                   transfer=tune.load_log(ref_log).records,
+                                   desc=f"tune {r}px with 224's records", progress=progress)
+            tuned_recs = [rec for log in logs for rec in tune.load_log(log).records]
+            reused_recs, reused = _reused_records(tasks, r, config, ref_best, cold_log, m)
+            with LogWriter(os.path.join(logdir, f"reused-{r}.jsonl")) as w:
+                w.append(reused_recs)
+            rows = [_task_row(t, r, config, cold, warm, reused, tuned_recs) for t in tasks]
+            tables["a1_tasks"] += rows
+            if warm:
+                tables["a1_tuning_cost"].append(_cost_row(r, config, rows))
+            net_rows, layer_rows = _network_rows(g, r, config, net, {
+                "tuned": tuned_recs, "reused_224": reused_recs, "fallback": None})
+            tables["a1_network"] += net_rows
+            tables["a1_layers"] += layer_rows
+    net_rows = tables["a1_network"]
+    base = {row["arm"]: row for row in net_rows if row["resolution"] == config.reference}
+    for row in net_rows:
+        row["flops_vs_ref"] = row["gflop"] / base[row["arm"]]["gflop"]
+        row["latency_vs_ref"] = row["ms"] / base[row["arm"]]["ms"]
+    net_rows.sort(key=lambda r: (r["resolution"], ARMS.index(r["arm"])))
+    return tables
 
 
 def vta_sweep(config: ResolutionConfig, progress: bool = True) -> list:
@@ -366,7 +458,7 @@ def vta_sweep(config: ResolutionConfig, progress: bool = True) -> list:
 
 # ---------------------------------------------------------------- A2: accuracy vs detail
 
-FACE_MODELS = {"mtcnn_rnet": nets.mtcnn_rnet, "mtcnn_onet": lambda: nets.mtcnn_onet(with_head=True)}
+FACE_MODELS = {"mtcnn_rnet": nets.mtcnn_rnet, "mtcnn_onet": nets.mtcnn_onet}
 
 
 def bootstrap_ci(correct: np.ndarray, n_boot: int, seed: int = 0, level: float = 0.95) -> tuple:
@@ -393,7 +485,7 @@ def accuracy_study(config: ResolutionConfig, progress: bool = True) -> list:
     rows = []
     for mname in config.face_models:
         net = FACE_MODELS[mname]()
-        cn = nets.CompiledNet(net, net.input_size, cache=nets.KernelCache(threads=config.threads))
+        cn = nets.CompiledNet(net, net.input_size, outputs=("probabilities",), threads=config.threads)
         size = net.input_size
         settings = ([("detail", d) for d in config.details] + [("jpeg_quality", q) for q in config.qualities]
                     + [("crop", c) for c in config.crops])
@@ -432,22 +524,25 @@ def resolution_table(config: ResolutionConfig, progress: bool = True):
     n, R = len(crops), len(res)
     correct, conf, nbytes = np.zeros((n, R), bool), np.zeros((n, R)), np.zeros((n, R))
     latency, flops, feats = np.zeros(R), np.zeros(R), None
-    cache = nets.KernelCache(threads=config.threads)
     errs = []
     for j, r in enumerate(tqdm(res, desc="A3 table", disable=not progress)):
-        cn = nets.CompiledNet(net, r, cache=cache)
+        # the lowest resolution also returns its block features: the selector's input
+        cn = nets.CompiledNet(net, r, outputs=("features", "probabilities") if j == 0 else
+                              ("probabilities",), threads=config.threads)
         lowest = []
         for i, crop in enumerate(crops):
             small = images.resize(crop, r)                      # stored at r (grayscale JPEG)
             dec, nbytes[i, j] = images.jpeg_roundtrip(small, config.jpeg_quality)
             x = net.preprocess(images.gray_to_rgb(dec))
-            p = cn.probabilities(x)
+            out = cn.run(x)
+            p = out["probabilities"][0]
             correct[i, j], conf[i, j] = p.argmax() == labels[i], p.max()
             if j == 0:
-                lowest.append(np.concatenate(cn.features(x)))
-        errs.append(nets.max_abs_error(cn, net.preprocess(images.gray_to_rgb(images.resize(crops[0], r)))))
-        latency[j] = cn.time(net.preprocess(images.gray_to_rgb(images.resize(crops[0], r))),
-                             calls=40 * config.repeat).min   # best case: load only adds time
+                lowest.append(np.concatenate(cn.block_features(out)))
+        x0 = net.preprocess(images.gray_to_rgb(images.resize(crops[0], r)))
+        errs.append(cn.max_abs_error(x0))
+        # fastest of `repeat` batches: other processes only ever add time
+        latency[j] = min(cn.time(x0, repeat=1, min_time=0.1).latency for _ in range(config.repeat))
         flops[j] = cn.flops
         if j == 0:
             feats = np.stack(lowest)
@@ -481,7 +576,8 @@ def policy_study(config: ResolutionConfig, progress: bool = True) -> dict:
             "_notes": {"a3_model": net.source, "a3_max_abs_err_vs_torch": err}}
 
 
-def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, parts=("a1", "a2", "a3")) -> StudyResult:
+def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, parts=("a1", "a2", "a3"),
+        logdir: str | None = None) -> StudyResult:
     result = StudyResult()
     t0 = time.perf_counter()
     if "a3" in parts:
@@ -491,33 +587,34 @@ def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, pa
     if "a2" in parts:
         result.tables["a2_accuracy"] = accuracy_study(config, progress)
     if "a1" in parts:
-        result.tables.update(kernel_sweep(config, progress))
-        result.tables["a1_whole_network"] = whole_network(config, progress)
+        t1 = time.perf_counter()
+        result.tables.update(network_sweep(config, progress, logdir))
+        result.notes["a1_seconds"] = time.perf_counter() - t1
         if config.vta:
             result.tables["a1_vta"] = vta_sweep(config, progress)
+        result.notes["tuner"] = (f"XGBTuner, {config.trials} trials per conv task of graph.extract_tasks "
+                                 f"({'all' if config.layers is None else f'the first {config.layers}'} "
+                                 "tasks per resolution), from scratch and with 224's log as transfer "
+                                 "records; tuned arm = best of both; whole networks built by graph.build "
+                                 f"and timed on {config.threads} thread(s), arms interleaved")
     result.notes["seconds"] = time.perf_counter() - t0
-    if "a1" in parts:
-        result.notes["tuner"] = (f"XGBTuner, {config.trials} trials per tuned layer and resolution "
-                                 f"(tuned layers: {config.tune_layers or 'all'}; others keep the hand "
-                                 "schedule in the tuned and reused arms); transfer = XGBTuner(transfer="
-                                 "224's log records)")
     return result
 
 
 def summary(result: StudyResult) -> list:
     """One line per finding, from the tables that were computed."""
     t, lines = result.tables, []
-    if "a1_network" in t:
+    if t.get("a1_network"):
         by = {(r["resolution"], r["arm"]): r for r in t["a1_network"]}
         for r in sorted({r["resolution"] for r in t["a1_network"]}):
-            tuned, reused = by.get((r, "tuned")), by.get((r, "reused_224"))
-            if tuned and reused:
-                lines.append(f"A1 r={r}: convs {tuned['conv_gflop']:.2f} GFLOP, tuned {tuned['conv_ms']:.1f} ms "
-                             f"({tuned['gflops']:.0f} GFLOP/s), reused-224 configs "
-                             f"{reused['conv_ms'] / tuned['conv_ms']:.2f}x the tuned latency")
-    if t.get("a1_whole_network"):
-        lines.append("A1 ResNet-18 end to end (hand schedules, 1 thread): " + ", ".join(
-            f"{int(r['resolution'])}px {r['ms']:.1f} ms ({r['gflops']:.0f} GFLOP/s)" for r in t["a1_whole_network"]))
+            tuned, reused, fb = by.get((r, "tuned")), by.get((r, "reused_224")), by.get((r, "fallback"))
+            if tuned and reused and fb:
+                lines.append(f"A1 r={int(r)}: ResNet-18 {tuned['gflop']:.2f} GFLOP; convs tuned "
+                             f"{tuned['conv_ms']:.1f} ms ({tuned['conv_gflop'] / tuned['conv_ms'] * 1e3:.0f} "
+                             f"GFLOP/s), reused-224 {reused['conv_ms'] / tuned['conv_ms']:.2f}x, fallback "
+                             f"{fb['conv_ms'] / tuned['conv_ms']:.2f}x; end to end tuned {tuned['ms']:.1f} ms, "
+                             f"reused-224 {reused['ms'] / tuned['ms']:.2f}x, fallback {fb['ms'] / tuned['ms']:.2f}x; "
+                             f"|ours - torch| {tuned['max_abs_err_vs_torch']:.1e}")
     if t.get("a1_vta"):
         res = sorted({r["resolution"] for r in t["a1_vta"]})
         for arm in ("per_resolution", "reused_224"):
@@ -529,11 +626,12 @@ def summary(result: StudyResult) -> list:
             lines.append(f"A1 VTA ({arm} tiles): MACs per cycle " + ", ".join(
                 f"{int(x)}px {macs[x] / cyc[x]:.0f}" + (f" ({misfit[x]} layers' tiles do not fit, left out)"
                                                         if misfit[x] else "") for x in res if cyc[x]))
-    if t.get("a1_tuning_cost"):
-        cold = np.median([r["cold_trials_to_95"] for r in t["a1_tuning_cost"]])
-        warm = np.median([r["warm_trials_to_95"] for r in t["a1_tuning_cost"]])
-        lines.append(f"A1 median trials to 95% of the best config: {cold:.0f} from scratch vs {warm:.0f} "
-                     f"with transfer from 224's records")
+    for r in t.get("a1_tuning_cost") or []:
+        lines.append(f"A1 tuning r={int(r['resolution'])}: median trials to 95% of the best config "
+                     f"{r['cold_median_trials_to_95']:.1f} from scratch vs {r['warm_median_trials_to_95']:.1f} "
+                     f"with 224's records ({r['cold_seconds']:.0f} s vs {r['warm_seconds']:.0f} s for "
+                     f"{int(r['tasks'])} tasks x {int(r['trials_per_task'])} trials); transfer found a "
+                     f"better best on {int(r['warm_better'])}/{int(r['tasks'])} tasks")
     if "a2_accuracy" in t:
         for m in dict.fromkeys(r["model"] for r in t["a2_accuracy"]):
             det = [r for r in t["a2_accuracy"] if r["model"] == m and r["axis"] == "detail"]

@@ -1,5 +1,5 @@
-"""A tiny fully convolutional texture classifier trained in the project (PyTorch trains it; our
-compiled kernels run it), so accuracy and compute both vary with the input resolution.
+"""A tiny fully convolutional texture classifier trained in the project (PyTorch trains it; the
+graph layer compiles and runs it), so accuracy and compute both vary with the input resolution.
 
 Data: scikit-image's brick / grass / gravel textures (512x512). Training views are random 128x128
 windows of the top half of each texture, seen at `train_size` px; test views come from the bottom
@@ -37,10 +37,31 @@ def at_size(crop: np.ndarray, size: int) -> np.ndarray:
     return images.gray_to_rgb(images.resize(crop, size))
 
 
+def _module():
+    """conv16-pool-conv32-pool-conv32-GAP-dense3; forward(x, head) -> (blocks, logits)."""
+    from torch import nn
+    import torch.nn.functional as F
+
+    class TextureCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2, self.conv3 = (nn.Conv2d(3, 16, 3, padding=1),
+                                                  nn.Conv2d(16, 32, 3, padding=1),
+                                                  nn.Conv2d(32, 32, 3, padding=1))
+            self.fc = nn.Linear(32, 3)
+
+        def forward(self, x, head=True):
+            b1 = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            b2 = F.max_pool2d(F.relu(self.conv2(b1)), 2)
+            b3 = F.relu(self.conv3(b2))
+            return [b1, b2, b3], (self.fc(F.adaptive_avg_pool2d(b3, 1).flatten(1)) if head else None)
+    return TextureCNN()
+
+
 def train(train_sizes=(16, 24, 32, 48, 64), n_per_class: int = 120, epochs: int = 12,
           seed: int = 0) -> nets.Net:
-    """Train conv16-pool-conv32-pool-conv32-GAP-dense3 with PyTorch; return it as a `nets.Net`.
-    The GAP is a compiled average pool followed by the dense head, so any input >= 12 px works."""
+    """Train the texture CNN with PyTorch (Adam, mixed resolutions); return it as a `nets.Net`
+    (the graph layer compiles it). The head averages over space, so any input >= 4 px works."""
     import torch
     import torch.nn.functional as F
     torch.manual_seed(seed)
@@ -49,21 +70,16 @@ def train(train_sizes=(16, 24, 32, 48, 64), n_per_class: int = 120, epochs: int 
     X = {s: torch.from_numpy(np.stack([at_size(c, s) for c in crops]).transpose(0, 3, 1, 2) - 0.5)
          for s in train_sizes}
     Y = torch.from_numpy(ys)
-    shapes = [(16, 3), (32, 16), (32, 32)]
-    params = []
-    for f, c in shapes:
-        params += [torch.nn.Parameter(torch.randn(f, c, 3, 3) * (2 / (9 * c)) ** 0.5),
-                   torch.nn.Parameter(torch.zeros(f))]
-    params += [torch.nn.Parameter(torch.randn(3, 32) * 0.1), torch.nn.Parameter(torch.zeros(3))]
-
-    def forward(x):
-        for i in range(3):
-            x = F.relu(F.conv2d(x, params[2 * i], params[2 * i + 1], padding=1))
-            if i < 2:
-                x = F.max_pool2d(x, 2)
-        return F.linear(x.mean(dim=(2, 3)), params[6], params[7])
-
-    opt = torch.optim.Adam(params, lr=3e-3)
+    model = _module()
+    torch.manual_seed(seed)        # He-normal convolutions, small dense weights, zero biases
+    with torch.no_grad():
+        for conv in (model.conv1, model.conv2, model.conv3):
+            f, c = conv.weight.shape[:2]
+            conv.weight.copy_(torch.randn(f, c, 3, 3) * (2 / (9 * c)) ** 0.5)
+            conv.bias.zero_()
+        model.fc.weight.copy_(torch.randn(3, 32) * 0.1)
+        model.fc.bias.zero_()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)       # small batches: one thread, and no idle OpenMP spinners left
     try:                           # to compete with our own parallel kernels afterwards
@@ -73,20 +89,11 @@ def train(train_sizes=(16, 24, 32, 48, 64), n_per_class: int = 120, epochs: int 
                 idx = perm[i:i + 32]
                 x = X[train_sizes[int(rng.integers(len(train_sizes)))]][idx]
                 opt.zero_grad()
-                F.cross_entropy(forward(x), Y[idx]).backward()
+                F.cross_entropy(model(x)[1], Y[idx]).backward()
                 opt.step()
     finally:
         torch.set_num_threads(threads)
-    w = [np.ascontiguousarray(p.detach().numpy(), dtype=np.float32) for p in params]
-    layers = (nets.Conv("conv1", "input", w[0], w[1], 1, 1, "relu"),
-              nets.MaxPool("pool1", "conv1", 2, 2),
-              nets.Conv("conv2", "pool1", w[2], w[3], 1, 1, "relu"),
-              nets.MaxPool("pool2", "conv2", 2, 2),
-              nets.Conv("conv3", "pool2", w[4], w[5], 1, 1, "relu"),
-              nets.GlobalAvgPool("gap", "conv3"),
-              nets.Dense("logits", "gap", w[6], w[7]))
-    return nets.Net("texture_cnn", layers, blocks=("pool1", "pool2", "conv3"), logits="logits",
+    return nets.Net("texture_cnn", model.eval(), ("block1", "block2", "block3"), has_head=True,
                     mean=(0.5,) * 3, std=(1.0,) * 3, pretrained=True,
                     source=f"trained in-project on scikit-image brick/grass/gravel at {list(train_sizes)} "
-                           f"px (seed {seed}, {epochs} epochs, {3 * n_per_class} windows)",
-                    block_labels=("block1", "block2", "block3"))
+                           f"px (seed {seed}, {epochs} epochs, {3 * n_per_class} windows)")
