@@ -137,3 +137,37 @@ def test_winograd_lines_call_out_the_odd_resolution():
     assert "r=224: 10/20 convs" in at224 and "layer4.0 (7x7)" in at224 and "more" not in at224
     assert "r=200: 4/20 convs" in at200 and "layer2.0 (25x25)" in at200 and "layer3.0 (13x13)" in at200
     assert "2 more direct-conv layer(s) than at 224" in at200
+
+
+def test_reused_arm_falls_back_where_224_ran_winograd():
+    """At 200 px layer2.0 (25x25) is a direct-conv task, but at 224 (28x28) it ran Winograd, so
+    224's log has no config for it: the reused arm measures the fallback config and says so;
+    a layer 224 did tune is moved by the nearest legal config rule."""
+    from workbench.graph.tasks import fallback_config
+    from workbench.tune.measure import MeasureResult
+
+    class Measure:                              # records what is measured, 1 ms each
+        def __init__(self):
+            self.seen = []
+
+        def measure_batch(self, task, indices):
+            self.seen += [(task.workload_key, i) for i in indices]
+            return [MeasureResult(i, costs=(1e-3,)) for i in indices]
+
+        def describe(self):
+            return {}
+
+    config = rs.ResolutionConfig(resolutions=(200, 224))
+    t224 = _task(224, "layer2.0.conv1")
+    cfg224 = t224.space.from_values({"ow_block": 14, "oh_block": 2, "oc_vecs": 1, "unroll_kw": 1})
+    ref_best = {rs.layer_of(224, t224.args).shape_key: (cfg224, None)}
+    wino224 = {l.shape_key for l in rs.resnet18_layers(224) if l.winograd}
+    moved_task, wino_task = _task(200, "layer2.0.conv1"), _task(200, "layer2.0")
+    m = Measure()
+    recs, out = rs._reused_records([moved_task, wino_task], 200, config, ref_best, "", m, wino224)
+    assert len(recs) == 2 and len(m.seen) == 2
+    _, moved, cost, source = out[moved_task.workload_key]
+    assert source == "224 moved" and moved.values()["ow_block"] == 5 and cost == 1e-3
+    cfg, moved, _, source = out[wino_task.workload_key]
+    assert cfg is None and source == "fallback: Winograd at 224"
+    assert moved.index == fallback_config(wino_task).index
