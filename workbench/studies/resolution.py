@@ -717,8 +717,8 @@ def winograd_lines(layer_table: list, reference: int = 224) -> list:
                    and r["shape"].split(" ")[1:3] == ["k3", "s1"]] for x in res}
     for x in res:
         rows = [r for r in layer_table if r["resolution"] == x]
-        wino = sum(r["count"] for r in rows if r["winograd"])
-        total = sum(r["count"] for r in rows)
+        wino = int(sum(r["count"] for r in rows if r["winograd"]))
+        total = int(sum(r["count"] for r in rows))
         share = (sum(r["flops"] * r["count"] for r in rows if r["winograd"])
                  / sum(r["flops"] * r["count"] for r in rows))
         odd = ", ".join(f"{r['layer']} ({o}x{o})" for r in lost_at[x]
