@@ -55,6 +55,16 @@ def test_study_resolution_tiny(tmp_path):
             assert int(r["transferred"]) == 16 and r["reused_config"]
     layers = _rows(out / "a1_layers.csv")
     assert {r["layer"] for r in layers} >= {"conv1", "layer1.0.conv1", "layer4.0"}
+    # 64 px: every 3x3 stride-1 map is even (16/8/4/2) -> 13 Winograd convs; 72 px: 18/9/5/3 -> 4
+    assert {(r["resolution"], r["arm"], r["winograd_convs"]) for r in net} == {
+        (str(res), arm, str(n)) for res, n in ((64, 13), (72, 4))
+        for arm in ("tuned", "reused_224", "fallback")}
+    wino = {(r["resolution"], r["layer"]) for r in layers if r["winograd"] == "True"}
+    assert ("64", "layer4.0") in wino and ("72", "layer1.0.conv1") in wino
+    assert ("72", "layer2.0") not in wino and ("72", "conv1") not in wino
+    table = _rows(out / "a1_layer_table.csv")
+    assert all(int(r["graph_winograd_convs"]) == (int(r["count"]) if r["winograd"] == "True" else 0)
+               for r in table) and len(table) == 22
     cost = _rows(out / "a1_tuning_cost.csv")
     assert len(cost) == 1 and 1 <= float(cost[0]["cold_median_trials_to_95"]) <= 9
     assert (out / "resolution.html").exists() and (out / "a1_vta.csv").exists()

@@ -66,15 +66,18 @@ def probe_accuracy(accuracy: list, importance: list):
 
 def a1_latency(network: list, tuning_cost: list | None = None):
     """ResNet-18 per resolution and arm (tuned per resolution, 224's configs reused, fallback):
-    conv time relative to 224 beside FLOPs relative to 224, conv GFLOP/s (odd 200 marked), the
-    end-to-end latency, and the tuning cost with and without transfer from 224's records.
+    conv time relative to 224 beside FLOPs relative to 224, conv GFLOP/s (Winograd layers count
+    their direct FLOPs; resolutions where odd feature maps run fewer convs on Winograd than 224
+    are circled), the end-to-end latency, and the tuning cost with and without transfer from
+    224's records.
     Conv time = the sum of each conv kernel's fastest time over the interleaved rounds: on a
     shared machine it filters load spikes that a whole-network batch rarely escapes."""
     arms = list(dict.fromkeys(r["arm"] for r in network))
     ref = min(network, key=lambda r: abs(r["flops_vs_ref"] - 1.0))["resolution"]
     p = _fig(f"conv time / conv time({ref:.0f}) vs FLOPs / FLOPs({ref:.0f})", "input resolution",
              f"ratio to {ref:.0f}")
-    q = _fig("conv GFLOP/s by resolution (odd 200 circled)", "input resolution", "GFLOP/s")
+    q = _fig("conv GFLOP/s (circled: fewer Winograd convs than at the reference)", "input resolution",
+             "effective GFLOP/s")
     w = _fig("ResNet-18 end to end (fastest round)", "input resolution", "ms per image")
     for i, arm in enumerate(arms):
         sel = sorted((r for r in network if r["arm"] == arm), key=lambda r: r["resolution"])
@@ -82,7 +85,8 @@ def a1_latency(network: list, tuning_cost: list | None = None):
         src = ColumnDataSource({"x": [r["resolution"] for r in sel],
                                 "ratio": [r["conv_ms"] / base["conv_ms"] for r in sel],
                                 "gflops": [r["conv_gflop"] / r["conv_ms"] * 1e3 for r in sel],
-                                "ms": [r["ms"] for r in sel], "conv_ms": [r["conv_ms"] for r in sel]})
+                                "ms": [r["ms"] for r in sel], "conv_ms": [r["conv_ms"] for r in sel],
+                                "wino": [r.get("winograd_convs", "") for r in sel]})
         for f, y in ((p, "ratio"), (q, "gflops"), (w, "ms")):
             f.line("x", y, source=src, color=COLORS[i], line_width=2, legend_label=arm)
             f.scatter("x", y, source=src, color=COLORS[i], size=6, legend_label=arm)
@@ -92,14 +96,19 @@ def a1_latency(network: list, tuning_cost: list | None = None):
                    legend_label="FLOPs")
             w.line("x", "conv_ms", source=src, color="gray", line_dash="dotted",
                    legend_label=f"{arm}: convs only")
-    odd = [r for r in network if r["resolution"] == 200]
+    ref_wino = {r.get("winograd_convs") for r in network if r["resolution"] == ref}
+    if None in ref_wino or "" in ref_wino:          # tables from before the Winograd pass
+        odd = [r for r in network if r["resolution"] == 200]
+    else:
+        odd = [r for r in network if r["winograd_convs"] < max(ref_wino)]
     if odd:
-        q.scatter([200] * len(odd), [r["conv_gflop"] / r["conv_ms"] * 1e3 for r in odd], marker="circle",
+        q.scatter([r["resolution"] for r in odd], [r["conv_gflop"] / r["conv_ms"] * 1e3 for r in odd],
+                  marker="circle",
                   size=18, fill_alpha=0, line_color="red", line_width=2)
     for f in (p, q, w):
         f.legend.location, f.legend.label_text_font_size = "top_left", "8pt"
         f.add_tools(HoverTool(tooltips=[("r", "@x"), ("ms", "@ms{0.0}"), ("conv ms", "@conv_ms{0.0}"),
-                                        ("conv GFLOP/s", "@gflops{0.0}")]))
+                                        ("conv GFLOP/s", "@gflops{0.0}"), ("Winograd convs", "@wino")]))
     figs = [p, q, w]
     if tuning_cost:
         c = _fig("tuning: trials to 95% of the best (median over tasks)", "input resolution", "trials")

@@ -5,7 +5,10 @@ A1 `network_sweep` ResNet-18 at input resolutions {128, ..., 288}, compiled end 
                     layer: every conv task tuned per resolution (XGBTuner, from scratch and with
                     transfer from 224's records) vs 224's configs reused (nearest legal config rule
                     below) vs the graph's fallback schedules; whole-network latency and GFLOP/s
-                    beside the FLOPs curve, per-layer profiles, tuning cost.
+                    beside the FLOPs curve, per-layer profiles, tuning cost. The graph's
+                    `winograd_convs` pass runs every 3x3 stride-1 conv with an even output size as
+                    Winograd F(2x2, 3x3) in all three arms (no tuning task); an odd feature map
+                    (200 px: 25x25 and 13x13, 224 px: 7x7) loses it and becomes a direct-conv task.
    `vta_sweep`      the same convolutions on the VTA simulator (cycles, DRAM bytes), tiles chosen
                     per resolution vs reused from 224.
 A2 `accuracy_study` MTCNN RNet/ONet (pretrained, shipped in facenet-pytorch) classifying
@@ -16,10 +19,15 @@ A3 `policy_study`   a texture classifier trained in-project runs at every resolu
                     bytes, latency, FLOPs) feeds the dynamic-resolution policy simulator.
 
 Nearest legal config rule (A1 and VTA): a reused 224 configuration keeps every knob value that is
-still legal at the new resolution; a split whose factors no longer divide the new extent takes the
-legal candidate whose inner factor is closest (ties: the smaller, which keeps register/buffer
-pressure at or below the tuned one). VTA tiles: each tile factor becomes the divisor of the new
-extent closest to it, and the tiling is re-checked against the buffers.
+still legal at the new resolution; an integer knob whose value is no longer a candidate (ow_block /
+oh_block must divide the new output width / height) takes the candidate nearest to it, and a split
+whose factors no longer divide the new extent takes the candidate whose inner factor is closest --
+ties: the smaller, which keeps register/buffer pressure at or below the tuned one. If the
+space's filter rejects that combination (more vector accumulators than registers), the valid
+config nearest to it is taken: smallest sum over the knobs of |new - wanted| / max(wanted, 1),
+ties: the smaller values. A layer that has no 224 config (it ran Winograd at 224, or was not
+tuned there) keeps the fallback schedule in the reused arm. VTA tiles: each tile factor becomes
+the divisor of the new extent closest to it, and the tiling is re-checked against the buffers.
 
 No ImageNet, no ImageNet weights: accuracies are about faces and textures, not the paper's models.
 """
@@ -32,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 import kernels
+from kernels import conv2d_winograd
 
 from . import images, nets, policy, texture_cnn
 
@@ -73,6 +82,15 @@ class ConvLayer:
     def shape_key(self) -> tuple:
         return (self.in_channel, self.out_channel, self.kernel, self.stride)
 
+    @property
+    def winograd(self) -> bool:
+        """True when the graph's `winograd_convs` pass runs this layer as Winograd F(2x2, 3x3)
+        (the kernel library's own applicability rule: 3x3, stride 1, pad 1, even output), so it is
+        no tuning task of `graph.extract_tasks`."""
+        return conv2d_winograd.applicable((1, self.in_channel, self.height, self.height),
+                                          (self.kernel, self.kernel), (self.stride, self.stride),
+                                          (self.padding,) * 4, (1, 1))
+
 
 def resnet18_layers(resolution: int) -> list:
     """Distinct convolutions of ResNet-18 (torchvision's layout) at `resolution`, in network
@@ -101,13 +119,43 @@ def resnet18_layers(resolution: int) -> list:
 
 def layer_of(resolution: int, args) -> ConvLayer:
     """The ResNet-18 layer at `resolution` a conv workload belongs to (`args` as a conv task's:
-    batch, C, H, W, F, kernel, stride, padding)."""
-    _, c, h, _, f, k, stride, pad = args
+    batch, C, H, W, F, kernel, stride, padding, then the template's blocks, which are ignored)."""
+    _, c, h, _, f, k, stride, pad = tuple(args)[:8]
     for layer in resnet18_layers(resolution):
         if (layer.in_channel, layer.height, layer.out_channel, layer.kernel, layer.stride,
                 layer.padding) == (c, h, f, k, stride, pad):
             return layer
     raise ValueError(f"{tuple(args)} is not a convolution of ResNet-18 at {resolution} px")
+
+
+def conv_node_workload(g, node):
+    """(args, winograd) of a conv node of an optimized graph: `args` = (batch, C, H, W, F, kernel,
+    stride, padding) -- for a direct conv its tuning task's workload, for a Winograd node
+    (`conv2d_winograd_nchwc`: data NCHW[ib]c, kernel (4, 4, F/ob, C/ib, ib, ob), always 3x3
+    stride 1 pad 1) read from its shapes -- or None for any other node."""
+    from workbench.graph.tasks import conv_workload
+    if node.op == "conv2d_winograd_nchwc":
+        data, w = g[node.inputs[0]].shape, g[node.inputs[1]].shape
+        return (data[0], data[1] * data[4], data[2], data[3], w[2] * w[5], 3, 1, 1), True
+    args = conv_workload(g, node)
+    return (None if args is None else (tuple(args[:8]), False))
+
+
+def graph_layer_table(g, resolution: int) -> list:
+    """ResNet-18's distinct convs at `resolution` as the optimized graph `g` runs them: one row
+    per layer of `resnet18_layers` with how many of its convs the graph runs on Winograd and how
+    many as a direct (tunable) conv. The analytic `ConvLayer.winograd` must agree (tested)."""
+    counts: dict = {}
+    for n in g.ops():
+        got = conv_node_workload(g, n)
+        if got is not None:
+            c = counts.setdefault(layer_of(resolution, got[0]).name, [0, 0])
+            c[0 if got[1] else 1] += 1
+    return [{"resolution": resolution, "layer": l.name, "shape": _shape(l), "count": l.count,
+             "flops": l.flops, "winograd": l.winograd,
+             "graph_winograd_convs": counts.get(l.name, [0, 0])[0],
+             "graph_direct_convs": counts.get(l.name, [0, 0])[1]}
+            for l in resnet18_layers(resolution)]
 
 
 @dataclass(frozen=True)
@@ -135,7 +183,8 @@ class ResolutionConfig:
 
     @classmethod
     def quick(cls) -> "ResolutionConfig":
-        return cls(resolutions=(200, 224), layers=3, repeat=3, trials=6,
+        # 4 tasks: at 200 the 4th is layer2.0 (25x25, odd), which ran Winograd at 224
+        return cls(resolutions=(200, 224), layers=4, repeat=3, trials=6,
                    face_models=("mtcnn_rnet",), details=(8, 12, 24), qualities=(10, 50, 95),
                    crops=(0.6, 1.0), bootstrap=200, policy_resolutions=(8, 16, 32),
                    policy_images_per_class=20, train_per_class=60, train_epochs=6)
@@ -163,34 +212,70 @@ class StudyResult:
 # ---------------------------------------------------------------- A1: kernels per resolution
 
 def conv_task(layer: ConvLayer):
-    """The layer as a tuning task of the conv2d template (knobs tile_oc, tile_ow, tile_ic,
-    unroll_kw): the same task `graph.extract_tasks` makes for it."""
+    """The layer as a tuning task of `conv2d_nchwc.cpu_template` (knobs ow_block, oh_block,
+    oc_vecs, unroll_kw): the task `graph.extract_tasks` makes for it. The stem reads the image in
+    NCHW (in_block 0); every other conv reads and writes the blocked layout `alter_layout`
+    chooses (`conv_block` of its channels). A Winograd layer (`layer.winograd`) is a valid task
+    too, but the graph never runs it as one."""
     from workbench import tune
-    return tune.Task(kernels.conv2d.cpu_template, args=(1, layer.in_channel, layer.height, layer.height,
-                                                        layer.out_channel, layer.kernel, layer.stride,
-                                                        layer.padding))
+    from workbench.graph.passes import conv_block
+    in_block = 0 if layer.name == "conv1" else conv_block(layer.in_channel)
+    return tune.Task(kernels.conv2d_nchwc.cpu_template, args=(
+        1, layer.in_channel, layer.height, layer.height, layer.out_channel, layer.kernel,
+        layer.stride, layer.padding, in_block, conv_block(layer.out_channel)))
+
+
+def _knob_number(value):
+    """The number the nearest rule compares: an integer knob's value, a split's inner factor."""
+    if isinstance(value, list) and value and isinstance(value[-1], (int, np.integer)):
+        return value[-1]
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return value
+    return None
 
 
 def reuse_config(config, task):
-    """The nearest legal config rule: `config` (from another resolution's task) in `task`'s space.
-    A knob value the new space has is kept; a split whose factors no longer divide takes the
-    candidate whose inner factor is closest (ties: the smaller); any other knob the first one."""
-    values = {}
-    for name, knob in task.space.knobs.items():
-        old = config.values().get(name)
+    """The nearest legal config rule (module docstring): `config` (from another resolution's
+    task) in `task`'s space. A knob value the new space has is kept; an integer knob or a split
+    takes the candidate whose value / inner factor is nearest (ties: the smaller); any other knob
+    its first candidate. If the space's filter rejects the result, the valid config nearest to it
+    (sum of |new - wanted| / max(wanted, 1) over the knobs, ties: the smaller values)."""
+    space, old_values = task.space, config.values()
+    wanted = {}
+    for name, knob in space.knobs.items():
+        old = old_values.get(name)
         try:
             knob.index_of(old)
-            values[name] = old
+            wanted[name] = old
             continue
         except ValueError:
             pass
-        ents = knob.entities
-        if isinstance(old, list) and hasattr(ents[0], "size"):
-            best = min(ents, key=lambda e: (abs(e.size[-1] - old[-1]), e.size[-1]))
+        target = _knob_number(old)
+        nums = [_knob_number(e.to_json()) for e in knob.entities]
+        if target is not None and None not in nums:
+            best = min(range(len(nums)), key=lambda i: (abs(nums[i] - target), nums[i]))
         else:
-            best = ents[0]
-        values[name] = best.to_json()
-    return task.space.from_values(values)
+            best = 0
+        wanted[name] = knob.entities[best].to_json()
+    cfg = space.from_values(wanted)
+    if space.is_valid(cfg.index):
+        return cfg
+
+    def distance(index):
+        vals = space.get(index).values()
+        d, order = 0.0, []
+        for name, want in wanted.items():
+            a, b = _knob_number(vals[name]), _knob_number(want)
+            if a is None or b is None:
+                d += vals[name] != want
+            else:
+                d += abs(a - b) / max(b, 1)
+                order.append(a)
+        return d, order
+    best = min(space.enumerate(), key=distance, default=None)
+    if best is None:
+        raise ValueError(f"reuse_config: {task.name} has no valid config")
+    return space.get(best)
 
 
 ARMS = ("tuned", "reused_224", "fallback")
@@ -241,46 +326,53 @@ def _shape(layer: ConvLayer) -> str:
 
 
 def _conv_rows(g, mod, seconds, resolution: int, arm: str) -> list:
-    """One row per compiled conv group: its layer, time (`seconds` per kernel) and GFLOP/s."""
-    from workbench.graph.tasks import conv_workload
+    """One row per compiled conv group (direct or Winograd): its layer, time (`seconds` per
+    kernel) and GFLOP/s (a Winograd group counts the direct conv's FLOPs: "effective" GFLOP/s)."""
     rows = []
     for st, sec in zip(mod.steps, seconds):
-        conv = next((n for n in st.nodes if g[n].op in ("conv2d", "conv2d_nchwc")), None)
-        args = conv_workload(g, g[conv]) if conv else None
-        if args is None:
+        got = next((w for w in (conv_node_workload(g, g[n]) for n in st.nodes) if w), None)
+        if got is None:
             continue
-        layer = layer_of(resolution, args)
+        layer = layer_of(resolution, got[0])
         rows.append({"resolution": resolution, "arm": arm, "layer": layer.name, "group": st.describe(),
-                     "shape": _shape(layer), "flops": st.flops, "ms": sec * 1e3,
+                     "shape": _shape(layer), "winograd": got[1], "flops": st.flops, "ms": sec * 1e3,
                      "gflops": st.flops / sec / 1e9 if sec > 0 else float("nan"),
                      "config": str(st.config)})
     return rows
 
 
-def _reused_records(tasks, r: int, config, ref_best: dict, cold_log: str, measure) -> tuple:
+def _reused_records(tasks, r: int, config, ref_best: dict, cold_log: str, measure,
+                    winograd_at_ref: set) -> tuple:
     """The reused_224 arm's log records at resolution r: 224's best config per layer moved by the
     nearest legal config rule and measured once (at 224 itself: the best record). At the
-    reference, `ref_best` is filled (shape_key -> (config, record)). Returns (records,
-    {workload: (224's config, moved config, seconds)})."""
+    reference, `ref_best` is filled (shape_key -> (config, record)). A layer with no 224 config
+    (Winograd at 224: its shape key is in `winograd_at_ref`; or not tuned there) gets the
+    fallback config, measured, so its record holds a real cost. Returns (records,
+    {workload: (224's config, moved config, seconds, where the config came from)})."""
     from workbench import tune
+    from workbench.graph.tasks import fallback_config
     from workbench.tune.log import best_record, make_record, record_cost
     records, out = [], {}
     for task in tasks:
         key = layer_of(r, task.args).shape_key
         if r == config.reference:
             ref_best[key] = (tune.best_config(cold_log, task), best_record(cold_log, task))
-        cfg224, rec224 = ref_best[key]
-        if cfg224 is None:         # every 224 trial failed: the layer keeps the fallback
-            moved, cost = None, float("inf")
-        elif r == config.reference:
-            moved, cost = cfg224, record_cost(rec224)
+        cfg224, rec224 = ref_best.get(key, (None, None))
+        if cfg224 is not None and r == config.reference:
+            moved, source = cfg224, "224 tuned"
+            cost = record_cost(rec224)
             records.append(rec224)
         else:
-            moved = reuse_config(cfg224, task)
+            if cfg224 is not None:
+                moved, source = reuse_config(cfg224, task), "224 moved"
+            else:
+                moved = fallback_config(task)
+                source = ("fallback: Winograd at 224" if key in winograd_at_ref else
+                          "fallback: no 224 config")
             res = measure.measure_batch(task, [moved.index])[0]
             records.append(make_record(task, moved, res, str(task.target), measure.describe()))
             cost = res.cost
-        out[task.workload_key] = (cfg224, moved, cost)
+        out[task.workload_key] = (cfg224, moved, cost, source)
     return records, out
 
 
@@ -290,7 +382,7 @@ def _task_row(task, r: int, config, cold, warm, reused, tuned_recs) -> dict:
     layer = layer_of(r, task.args)
     c_tuner, c_sec = cold[task.workload_key]
     w_tuner, w_sec = warm.get(task.workload_key, (None, 0.0))
-    cfg224, moved, reused_cost = reused[task.workload_key]
+    cfg224, moved, reused_cost, source = reused[task.workload_key]
     best = min(c_tuner.best_cost, w_tuner.best_cost if w_tuner else float("inf"))
     best_cfg = tune.best_config(tuned_recs, task)
     row = {"resolution": r, "layer": layer.name, "count": layer.count, "shape": _shape(layer),
@@ -299,7 +391,7 @@ def _task_row(task, r: int, config, cold, warm, reused, tuned_recs) -> dict:
            "warm_best_gflops": task.flop / w_tuner.best_cost / 1e9 if w_tuner else "",
            "reused_gflops": task.flop / reused_cost / 1e9,
            "tuned_config": str(best_cfg.values()) if best_cfg else "",
-           "reused_config": str(moved.values()) if moved else "",
+           "reused_config": str(moved.values()) if moved else "", "reused_from": source,
            "config_224": str(cfg224.values()) if cfg224 else "",
            "cold_trials_to_95": c_tuner.trials_to_reach(0.95, best) or config.trials + 1,
            "cold_seconds": c_sec}
@@ -341,6 +433,9 @@ def _network_rows(g, r: int, config, net, logs: dict) -> tuple:
                          "conv_gflop": sum(c["flops"] for c in convs) / 1e9,
                          "ms": fastest * 1e3, "median_ms": median * 1e3,
                          "conv_ms": sum(c["ms"] for c in convs),
+                         "winograd_convs": sum(c["winograd"] for c in convs),
+                         "direct_convs": sum(not c["winograd"] for c in convs),
+                         "winograd_ms": sum(c["ms"] for c in convs if c["winograd"]),
                          "gflops": flops / fastest / 1e9, "kernels": len(mod.steps),
                          "max_abs_err_vs_torch": err,
                          "rel_err_vs_torch": err / max(1e-30, float(np.abs(ref).max())),
@@ -359,9 +454,15 @@ def network_sweep(config: ResolutionConfig, progress: bool = True, logdir: str |
                   the nearest legal config rule (measured once, so the log holds its real cost)
       fallback    the graph layer's default schedules (no log)
 
+    Winograd layers (`winograd_convs`: 3x3 stride 1, even output) are the same kernels in all three
+    arms and no tuning task; a layer that runs Winograd at 224 but is odd at r has no 224 config
+    and keeps the fallback in the reused arm.
+
     Logs in `logdir`: cold-<r>.jsonl, warm-<r>.jsonl, reused-<r>.jsonl (each arm's records).
     Tables: "a1_network" (per resolution and arm: latency, GFLOP/s, ratios to 224, error against
-    PyTorch), "a1_layers" (per conv group of each built network, from its profile),
+    PyTorch, Winograd / direct conv counts), "a1_layers" (per conv group of each built network,
+    from its profile, Winograd marked), "a1_layer_table" (per resolution and distinct layer:
+    Winograd by the rule and as the graph runs it),
     "a1_tasks" (per conv task: best GFLOP/s cold / warm / reused, configs) and "a1_tuning_cost"
     (per resolution: trials to 95% of the best and seconds, cold vs warm)."""
     import tempfile
@@ -376,10 +477,15 @@ def network_sweep(config: ResolutionConfig, progress: bool = True, logdir: str |
     net = nets.resnet18(config.seed)
     ref_log = os.path.join(logdir, f"cold-{config.reference}.jsonl")
     ref_best: dict = {}
-    tables = {"a1_network": [], "a1_layers": [], "a1_tasks": [], "a1_tuning_cost": []}
+    tables = {"a1_network": [], "a1_layers": [], "a1_tasks": [], "a1_tuning_cost": [],
+              "a1_layer_table": []}
+    winograd_at_ref: set = set()
     with tune.LocalMeasure(opts) as m:
         for r in tqdm(order, desc="A1 resolutions", disable=not progress):
             g = network_graph(r, config.seed)
+            tables["a1_layer_table"] += graph_layer_table(g, r)
+            if r == config.reference:
+                winograd_at_ref = {l.shape_key for l in resnet18_layers(r) if l.winograd}
             tasks = graph.extract_tasks(g)[:config.layers]     # [:None]: every task
             cold_log = os.path.join(logdir, f"cold-{r}.jsonl")
             cold = _tune_tasks(tasks, config.trials, config.seed, cold_log, m,
@@ -391,7 +497,8 @@ def network_sweep(config: ResolutionConfig, progress: bool = True, logdir: str |
                                    transfer=tune.load_log(ref_log).records,
                                    desc=f"tune {r}px with 224's records", progress=progress)
             tuned_recs = [rec for log in logs for rec in tune.load_log(log).records]
-            reused_recs, reused = _reused_records(tasks, r, config, ref_best, cold_log, m)
+            reused_recs, reused = _reused_records(tasks, r, config, ref_best, cold_log, m,
+                                                  winograd_at_ref)
             with LogWriter(os.path.join(logdir, f"reused-{r}.jsonl")) as w:
                 w.append(reused_recs)
             rows = [_task_row(t, r, config, cold, warm, reused, tuned_recs) for t in tasks]
@@ -601,9 +708,36 @@ def run(config: ResolutionConfig = ResolutionConfig(), progress: bool = True, pa
     return result
 
 
+def winograd_lines(layer_table: list, reference: int = 224) -> list:
+    """Per resolution: how many of ResNet-18's convs run Winograd (the same in every arm), and the
+    3x3 stride-1 layers that lose it because their feature map is odd (direct-conv tasks there),
+    compared with the reference resolution."""
+    lines, res = [], sorted({r["resolution"] for r in layer_table})
+    lost_at = {x: [r for r in layer_table if r["resolution"] == x and not r["winograd"]
+                   and r["shape"].split(" ")[1:3] == ["k3", "s1"]] for x in res}
+    for x in res:
+        rows = [r for r in layer_table if r["resolution"] == x]
+        wino = int(sum(r["count"] for r in rows if r["winograd"]))
+        total = int(sum(r["count"] for r in rows))
+        share = (sum(r["flops"] * r["count"] for r in rows if r["winograd"])
+                 / sum(r["flops"] * r["count"] for r in rows))
+        odd = ", ".join(f"{r['layer']} ({o}x{o})" for r in lost_at[x]
+                        for o in [r["shape"].split("->")[-1]])
+        extra = len(lost_at[x]) - len(lost_at.get(reference, []))
+        lines.append(f"A1 Winograd r={int(x)}: {wino}/{total} convs ({share:.0%} of conv FLOPs) run "
+                     f"Winograd F(2x2,3x3) in every arm" + (
+                         f"; odd maps keep 3x3 stride-1 layers direct: {odd}" if odd else "") + (
+                         f" -- {extra} more direct-conv layer(s) than at {int(reference)}"
+                         if extra > 0 else ""))
+    return lines
+
+
 def summary(result: StudyResult) -> list:
     """One line per finding, from the tables that were computed."""
     t, lines = result.tables, []
+    if t.get("a1_layer_table"):
+        ref = min({r["resolution"] for r in t["a1_layer_table"]}, key=lambda x: abs(x - 224))
+        lines += winograd_lines(t["a1_layer_table"], ref)
     if t.get("a1_network"):
         by = {(r["resolution"], r["arm"]): r for r in t["a1_network"]}
         for r in sorted({r["resolution"] for r in t["a1_network"]}):
