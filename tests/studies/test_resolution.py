@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from workbench.studies import resolution as rs
+from workbench.studies.resolution import kernels_sweep
 
 
 def test_nearest_divisor():
@@ -130,7 +131,7 @@ def test_layer_table_matches_the_graphs_conv_tasks(resolution, n_tasks):
 
 
 def test_winograd_lines_call_out_the_odd_resolution():
-    rows = [{"resolution": r, "layer": l.name, "shape": rs._shape(l), "count": l.count,
+    rows = [{"resolution": r, "layer": l.name, "shape": rs.layer_shape(l), "count": l.count,
              "flops": l.flops, "winograd": l.winograd}
             for r in (200, 224) for l in rs.resnet18_layers(r)]
     at200, at224 = rs.winograd_lines(rows, 224)
@@ -164,7 +165,7 @@ def test_reused_arm_falls_back_where_224_ran_winograd():
     wino224 = {l.shape_key for l in rs.resnet18_layers(224) if l.winograd}
     moved_task, wino_task = _task(200, "layer2.0.conv1"), _task(200, "layer2.0")
     m = Measure()
-    recs, out = rs._reused_records([moved_task, wino_task], 200, config, ref_best, "", m, wino224)
+    recs, out = kernels_sweep._reused_records([moved_task, wino_task], 200, config, ref_best, "", m, wino224)
     assert len(recs) == 2 and len(m.seen) == 2
     _, moved, cost, source = out[moved_task.workload_key]
     assert source == "224 moved" and moved.values()["ow_block"] == 5 and cost == 1e-3
