@@ -39,12 +39,12 @@ def _init():
     llvm.set_option("", "-slp-copyable-elements=false")
     # Partial (runtime) unrolling only of loops whose body is at most 64 instructions. On Zen the
     # x86 cost model allows far larger bodies, so LLVM copied loops our schedules had already
-    # register-blocked (the blocked matmul's k loop of 16 vector FMAs, twice): 15% of the
-    # matmul's LLVM work for no speed (callgrind, parse + O3 + object code: matmul 189 -> 161 M
-    # instructions, TVM tutorial 289 -> 280, C6 conv 496 -> 487, softmax 329 -> 318). Measured side by side (A/B in one process, 8 alternating
-    # rounds): blocked and TVM-tutorial matmul, C2/C6 convs, softmax, depthwise, pooling, row sums
-    # and elementwise default schedules within noise (0.91-0.99x the time). Full unrolling of
-    # small constant loops (the convs' kernel loops) is untouched.
+    # register-blocked (the blocked matmul's k loop of 16 vector FMAs, twice) for no speed.
+    # Callgrind, parse + O3 + object code per build: matmul 189 -> 161 M instructions, TVM
+    # tutorial 289 -> 280, C6 conv 496 -> 487, softmax 329 -> 318. Kernel times side by side (A/B
+    # in one process, 8 alternating rounds): blocked and TVM-tutorial matmul, C2/C6 convs,
+    # softmax, depthwise, pooling, row sums and elementwise default schedules within noise
+    # (0.91-0.99x the time). Full unrolling of small constant loops (conv kernel loops) is kept.
     llvm.set_option("", "-unroll-partial-threshold=64")
     return True
 
