@@ -13,9 +13,11 @@ config's cost is its recorded cost, and the space is restricted to the table's c
 that were not measured do not exist for the tuner; a recorded failure stays a failure). Printed:
 trials to reach 95% of the TABLE's best (trials + 1 when never reached), median and quartiles
 over seeds, and how many of the table's configs are that good (what a random pick hits).
+XGBTuner's annealing runs without its time limit here (its iteration bounds stop it), so a replay
+is deterministic; a live run may cut it shorter.
 
 Run: python benchmarks/tuning_replay.py [mm C2 C6 C9] [--seeds 20] [--trials 64]
-         [--tuners xgb random ga] [--xgb plan_size=32 ...]
+         [--tuners xgb random ga] [--xgb "plan_size=16 loss_type='reg'" --xgb ...]
      python benchmarks/tuning_replay.py --record [mm C2 C6 C9] [--sample 1500]
 """
 from __future__ import annotations
@@ -48,8 +50,9 @@ def parse_args(argv=None):
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--trials", type=int, default=64)
     ap.add_argument("--tuners", nargs="+", default=["xgb", "random"], choices=list(TUNERS))
-    ap.add_argument("--xgb", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="XGBTuner keyword arguments, e.g. plan_size=32 loss_type='reg'")
+    ap.add_argument("--xgb", action="append", default=[], metavar="'KEY=VALUE ...'",
+                    help="XGBTuner keyword arguments of one variant, e.g. --xgb \"plan_size=16 "
+                         "loss_type='reg'\"; repeat for more variants (each its own row)")
     ap.add_argument("--tables", default=TABLES)
     return ap.parse_args(argv)
 
@@ -103,8 +106,8 @@ def quartiles(xs):
     return f"{q[0]:.0f}-{q[2]:.0f}"
 
 
-def replay(name, tables, tuners, seeds, trials, xgb_kwargs):
-    """One row per tuner: trials to 95% of the table's best over seeds."""
+def replay(name, tables, tuners, seeds, trials, variants):
+    """One row per tuner (per XGBTuner variant): trials to 95% of the table's best over seeds."""
     task = make_task(name)
     path = table_path(tables, name)
     if not os.path.exists(path):
@@ -113,21 +116,24 @@ def replay(name, tables, tuners, seeds, trials, xgb_kwargs):
     best = measure.best_cost
     ok = [r.cost for r in measure.table.values()]
     good = sum(best / c >= 0.95 for c in ok)
-    features: dict = {}          # one feature cache for all seeds: features depend only on the config
+    features: dict = {}     # feature type -> cache shared by all runs: features depend only on the config
     rows = []
-    for kind in tuners:
+    runs = [(kind, kw) for kind in tuners for kw in (variants if kind == "xgb" else [{}])]
+    for kind, kw in runs:
         reach, walls = [], []
         for seed in range(seeds):
-            kw = xgb_kwargs if kind == "xgb" else {}
             tuner = TUNERS[kind](task, seed=seed, **kw)
             if kind == "xgb":
-                tuner.model._cache = features
+                # annealing bounded by its iteration counts, not by the clock: deterministic
+                tuner.sa.max_seconds = None
+                tuner.model._cache = features.setdefault(tuner.model.feature_type, {})
             t0 = time.perf_counter()
             tuner.tune(trials, measure=measure, batch_size=8)
             walls.append(time.perf_counter() - t0)
             reach.append(tuner.trials_to_reach(0.95, best) or trials + 1)
         never = sum(r > trials for r in reach)
-        rows.append([name, kind, f"{statistics.median(reach):.0f}", quartiles(reach),
+        label = kind + "".join(f" {k}={v!r}" for k, v in kw.items())
+        rows.append([name, label, f"{statistics.median(reach):.0f}", quartiles(reach),
                      f"{never}/{seeds}", f"{statistics.median(walls):.1f}"])
     info = (f"{name}: {len(measure.table)} recorded configs of {len(task.space)}, best "
             f"{task.flop / best / 1e9:.1f} GFLOP/s, {good} ({100 * good / len(ok):.1f}%) within 95% of it")
@@ -141,19 +147,19 @@ def main(argv=None):
             record(name, opt.tables, opt.sample)
         return
     from _harness import table
-    xgb_kwargs = parse_kwargs(opt.xgb)
+    variants = [parse_kwargs(v.split()) for v in opt.xgb] or [{}]
     print("REPLAY of recorded measurements (results/tuning_replay/*.jsonl), NOT live tuning: every "
           "cost is the one recorded, the space is the recorded configs.")
     t0 = time.perf_counter()
     rows, infos = [], []
     for name in opt.workloads:
-        r, info = replay(name, opt.tables, opt.tuners, opt.seeds, opt.trials, xgb_kwargs)
+        r, info = replay(name, opt.tables, opt.tuners, opt.seeds, opt.trials, variants)
         rows += r
         infos.append(info)
     for info in infos:
         print(info)
     table(f"Replay: trials to 95% of the table's best, {opt.seeds} seeds x {opt.trials} trials, batch 8 "
-          f"({opt.trials + 1}: not reached){'; XGBTuner ' + str(xgb_kwargs) if xgb_kwargs else ''}",
+          f"({opt.trials + 1}: not reached)",
           ["workload", "tuner", "median", "quartiles", "never", "s/run"], rows)
     print(f"\nreplay wall time: {time.perf_counter() - t0:.0f} s")
 

@@ -63,3 +63,49 @@ def test_unrestricted_and_empty_tables():
     assert not task.space.filters
     with pytest.raises(ValueError, match="--record"):
         ReplayMeasure(_task(), [])
+
+
+def test_diverse_pick_skips_near_duplicates():
+    from workbench.tune.model_based import diverse_pick
+    space = _task().space
+    best = space.sample(np.random.default_rng(0), 1)[0]
+    knobs = space.point2knob(best)
+    twin = list(knobs)
+    j = next(j for j, d in enumerate(space.dims) if d > 1)
+    twin[j] = (knobs[j] + 1) % space.dims[j]               # differs from `best` in one knob
+    other = [(k + 1) % d for k, d in zip(knobs, space.dims)]   # differs in every knob
+    cands = [best, space.knob2point(twin), space.knob2point(other)]
+    assert diverse_pick(space, cands, 2) == [best, cands[2]]
+    assert diverse_pick(space, cands, 5) == [best, cands[2], cands[1]]
+
+
+@pytest.mark.parametrize("eps,n_model", [(0.125, 7), (0.25, 6), (0.0, 8)])
+def test_xgb_batches_keep_an_eps_greedy_share_of_random_configs(eps, n_model):
+    task = _task()
+    replay = ReplayMeasure(task, _table(task))
+    tuner = tune.XGBTuner(task, seed=0, feature_type="knob", eps_greedy=eps, diversity=1)
+    asked = []
+    find = tuner.sa.find_maximums
+
+    def spy(model, n, exclude):
+        asked.append(n)
+        return find(model, n, exclude)
+    tuner.sa.find_maximums = spy
+    tuner.tune(32, measure=replay, batch_size=8)
+    assert asked and set(asked) == {n_model}
+
+
+@pytest.mark.parametrize("strict,first_model_batch", [(False, 2), (True, 3)])
+def test_xgb_strict_plan_stays_random_until_plan_size(strict, first_model_batch):
+    task = _task()
+    replay = ReplayMeasure(task, _table(task))
+    tuner = tune.XGBTuner(task, seed=0, feature_type="knob", plan_size=16, strict_plan=strict)
+    calls = []
+    find = tuner.sa.find_maximums
+
+    def spy(model, n, exclude):
+        calls.append(len(tuner.history))
+        return find(model, n, exclude)
+    tuner.sa.find_maximums = spy
+    tuner.tune(32, measure=replay, batch_size=8)
+    assert calls[0] == 8 * (first_model_batch - 1)
