@@ -140,20 +140,43 @@ def flops(batch, in_channel, height, width, out_channel, kernel_size, stride=1, 
     return 2 * int(np.prod(out)) * in_channel * KH * KW
 
 
+# fp32 lanes of a 512-bit vector: the accumulator count of a register block is counted in these
+# (on narrower vectors the same block needs more registers, so the filter is then optimistic)
+_LANES = 16
+# where the input-channel loop of a reduction chunk goes among the kernel-window loops
+_IC_ORDERS = {"ic_outer": ("c", "y", "x"), "ic_mid": ("y", "c", "x"), "ic_inner": ("y", "x", "c")}
+
+
 def cpu_template(cfg, batch: int, in_channel: int, height: int, width: int, out_channel: int,
                  kernel_size, stride=1, padding=0, dtype: str = "float32"):
     """NCHW conv2d tuning template in TVM's x86 conv2d_NCHWc style: the kernel packed as
     (OC/oc_bn, IC, KH, KW, oc_bn), the output computed in a blocked (N, OC/oc_bn, OH, OW, oc_bn)
-    layout by a register block of ow_bn columns x oc_bn channels, then copied to NCHW. Knobs:
+    layout by a register block of oh_bn rows x ow_bn columns x oc_bn channels, then copied to
+    NCHW. Knobs:
 
     - tile_oc [-1, oc_bn]: the packed output-channel block (vectorized; 8..64, divides OC);
+    - tile_oh [-1, oh_bn]: output rows per register block (unrolled; divides OH); 1: the block
+      is part of one row (the output rows are not split);
     - tile_ow [-1, ow_bn]: output columns per register block (unrolled; divides OW, <= 32);
-    - tile_ic [-1, ic_bn]: input channels per reduction block (ic_bn == IC: not split);
+    - tile_ic [-1, ic_bn]: input channels per reduction chunk (ic_bn == IC: not split);
+    - ic_order "ic_outer" | "ic_mid" | "ic_inner": the order of the chunk's input-channel loop
+      and the kernel-window loops (ky, kx) inside the chunk loop: (c, ky, kx), (ky, c, kx) (TVM's
+      x86 order) or (ky, kx, c) (c innermost: the packed kernel's consecutive vectors);
+    - unroll_kh 0/1: unroll the kernel-height loop;
     - unroll_kw 0/1: unroll the kernel-width loop.
 
-    tile_oc=[-1, 16], tile_ow=[-1, cpu_schedules' default ow_block], tile_ic=[-1, IC],
-    unroll_kw=0 is exactly cpu_schedules.conv2d_nchw_blocked. -> (s, [data, kernel, conv2d])."""
+    A block holds oh_bn * ow_bn * ceil(oc_bn / 16) vector accumulators (16 fp32 lanes: AVX-512);
+    configs with more than conv2d_nchwc.MAX_ACCUMULATORS (28, of 32 registers) would spill and
+    are filtered out of the space.
+
+    tile_oc=[-1, 16], tile_oh=[-1, 1], tile_ow=[-1, cpu_schedules' default ow_block],
+    tile_ic=[-1, IC], ic_order="ic_outer", unroll_kh=0, unroll_kw=0 is exactly
+    cpu_schedules.conv2d_nchw_blocked. The previous (smaller) space of this template is the
+    subspace tile_oh=[-1, 1], unroll_kh=0, ic_order "ic_outer" when ic_bn == IC else "ic_inner".
+    -> (s, [data, kernel, conv2d])."""
     import workbench as wb
+
+    from .conv2d_nchwc import MAX_ACCUMULATORS
 
     KH, KW = pair(kernel_size, "conv2d: kernel_size")
     sh, sw = pair(stride, "conv2d: stride")
@@ -165,8 +188,14 @@ def cpu_template(cfg, batch: int, in_channel: int, height: int, width: int, out_
     cfg.define_split("tile_ow", OW, num_outputs=2, max_factor=32)
     cfg.define_split("tile_ic", in_channel, num_outputs=2)
     cfg.define_knob("unroll_kw", [0, 1])
+    cfg.define_split("tile_oh", OH, num_outputs=2, max_factor=MAX_ACCUMULATORS)
+    cfg.define_knob("ic_order", list(_IC_ORDERS))
+    cfg.define_knob("unroll_kh", [0, 1])
+    cfg.multi_filter(lambda c: c["tile_oh"].size[1] * c["tile_ow"].size[1]
+                     * -(-c["tile_oc"].size[1] // _LANES) <= MAX_ACCUMULATORS)
     cfg.add_flop(flops(batch, in_channel, height, width, out_channel, kernel_size, stride, padding))
     oc_bn, ow_bn, ic_bn = cfg["tile_oc"].size[1], cfg["tile_ow"].size[1], cfg["tile_ic"].size[1]
+    oh_bn = cfg["tile_oh"].size[1]
     data = te.placeholder((batch, in_channel, height, width), dtype, name="data")
     kernel = te.placeholder((out_channel, in_channel, KH, KW), dtype, name="kernel")
     pad = te.compute((batch, in_channel, height + 2 * ph, width + 2 * pw), lambda n, c, y, x:
@@ -186,18 +215,29 @@ def cpu_template(cfg, batch: int, in_channel: int, height: int, width: int, out_
     n, f, y, x = out.op.axis
     fo, fi = s[out].split(f, factor=oc_bn)
     xo, xi = s[out].split(x, factor=ow_bn)
-    s[out].reorder(n, fo, y, xo, xi, fi)
+    if oh_bn > 1:
+        yo, yi = s[out].split(y, factor=oh_bn)
+        s[out].reorder(n, fo, yo, xo, yi, xi, fi)
+    else:
+        s[out].reorder(n, fo, y, xo, xi, fi)
     s[out].parallel(fo)
     s[blocked].compute_at(s[out], xo)
-    _, _, _, xb, fb = s[blocked].op.axis
+    _, _, yb, xb, fb = s[blocked].op.axis
     rcb, ryb, rxb = s[blocked].op.reduce_axis
     if ic_bn < in_channel:
-        rco, rci = s[blocked].split(rcb, factor=ic_bn)
-        s[blocked].reorder(rco, ryb, rxb, rci, xb, fb)
+        outer, rcb = s[blocked].split(rcb, factor=ic_bn)
+        outer = [outer]
     else:
-        s[blocked].reorder(rcb, ryb, rxb, xb, fb)   # one kernel vector feeds ow_bn FMAs
+        outer = []
+    loops = {"c": rcb, "y": ryb, "x": rxb}
+    # one kernel vector feeds oh_bn x ow_bn FMAs
+    s[blocked].reorder(*outer, *(loops[k] for k in _IC_ORDERS[cfg["ic_order"].val]), yb, xb, fb)
+    if cfg["unroll_kh"].val:
+        s[blocked].unroll(ryb)
     if cfg["unroll_kw"].val:
         s[blocked].unroll(rxb)
+    if oh_bn > 1:
+        s[blocked].unroll(yb)
     s[blocked].unroll(xb)
     s[blocked].vectorize(fb)
     _, pc, _, _ = pad.op.axis

@@ -12,7 +12,7 @@ margin scaled by 2^(-n/64) (n local samples), and drops it below 0.05: AutoTVM's
 SimulatedAnnealingOptimizer: `parallel` chains walking the space by random_walk, accepting a
 worse neighbour with probability exp((new - old) / T), T from 1 to 0; chains persist across plans;
 keeps the best unvisited points seen. A space of at most `exhaustive_below` configs is scored
-whole instead. The plan's last `eps_greedy` share is random configs.
+whole instead. A batch's last `eps_greedy` share is random configs.
 """
 from __future__ import annotations
 
@@ -238,19 +238,42 @@ class SimulatedAnnealingOptimizer:
         return [rest[t] for t in top]
 
 
+def diverse_pick(space, candidates: list[int], n: int) -> list[int]:
+    """n of `candidates` (best first): greedily the one that brings the most knob values not yet
+    in the pick, ties to the better (AutoTVM's submodular pick with the scores zeroed), so a batch
+    is not n near-duplicates of one config that the model happens to like."""
+    knobs = [space.point2knob(i) for i in candidates]
+    covered = [set() for _ in space.dims]
+    left = list(range(len(candidates)))
+    out = []
+    while left and len(out) < n:
+        gains = [sum(v not in c for v, c in zip(knobs[j], covered)) for j in left]
+        j = left.pop(int(np.argmax(gains)))
+        out.append(candidates[j])
+        for v, c in zip(knobs[j], covered):
+            c.add(v)
+    return out
+
+
 class XGBTuner(Tuner):
-    """AutoTVM's XGBTuner: random until `plan_size` configs are measured, then each batch is the
-    model's best unvisited configs found by simulated annealing, with an `eps_greedy` share of
-    random ones. feature_type "itervar" (loop features, default) or "knob"; loss_type "rank"
-    (default) or "reg". `transfer`: a log (path or records) of other workloads of the same
-    template to seed the model."""
+    """AutoTVM's XGBTuner: the first batch is random; once the model is fit (after every batch),
+    each batch is the model's best unvisited configs found by simulated annealing, with an
+    `eps_greedy` share of random ones (rounded: the default 0.05, AutoTVM's, is none of a batch
+    of 8; 0.125 is one; benchmarks/tuning_replay.py compares them). `strict_plan`: stay random until `plan_size` configs are measured.
+    `diversity` > 1: the batch is picked from the model's best diversity x n by knob-value
+    coverage (`diverse_pick`, AutoTVM's diversity filter). feature_type "itervar" (loop features,
+    default) or "knob"; loss_type "rank" (default) or "reg". `transfer`: a log (path or records)
+    of other workloads of the same template to seed the model (no random first batch then)."""
 
     def __init__(self, task, plan_size: int = 16, feature_type: str = "itervar",
                  loss_type: str = "rank", eps_greedy: float = 0.05, seed: int | None = None,
-                 transfer=None, sa_options: dict | None = None):
+                 transfer=None, sa_options: dict | None = None, diversity: float = 1.0,
+                 strict_plan: bool = False):
         super().__init__(task, seed)
         self.plan_size = plan_size
         self.eps_greedy = eps_greedy
+        self.diversity = diversity
+        self.strict_plan = strict_plan
         self.model = XGBoostCostModel(task, feature_type, loss_type, seed=seed or 0)
         self.sa = SimulatedAnnealingOptimizer(self.space, self.rng, **(sa_options or {}))
         self.xs: list[int] = []
@@ -261,12 +284,15 @@ class XGBTuner(Tuner):
             self.transferred = self.model.load_history(recs)
 
     def next_batch(self, n):
-        have_model = self.model.booster is not None or self.model.base is not None
-        if len(self.xs) < self.plan_size and not have_model:
-            return self.space.sample(self.rng, n, exclude=self.visited)
+        if len(self.xs) < (self.plan_size if self.strict_plan else 1) or self.model.booster is None:
+            if self.model.base is None:
+                return self.space.sample(self.rng, n, exclude=self.visited)
         n_random = int(round(self.eps_greedy * n)) if n >= 4 else 0
-        picks = self.sa.find_maximums(self.model, n - n_random, self.visited)
-        out = list(dict.fromkeys(picks))[:n - n_random]
+        n_model = n - n_random
+        picks = self.sa.find_maximums(self.model, max(n_model, int(self.diversity * n_model)),
+                                      self.visited)
+        picks = list(dict.fromkeys(picks))
+        out = diverse_pick(self.space, picks, n_model) if self.diversity > 1 else picks[:n_model]
         out += self.space.sample(self.rng, n - len(out), exclude=self.visited | set(out))
         # the model's score of every config it measures (random picks too: they test the model)
         self.predicted.update(zip(out, (float(x) for x in self.model.predict(out))))
