@@ -259,7 +259,8 @@ class XGBTuner(Tuner):
     """AutoTVM's XGBTuner: the first batch is random; once the model is fit (after every batch),
     each batch is the model's best unvisited configs found by simulated annealing, with an
     `eps_greedy` share of random ones (rounded: the default 0.05, AutoTVM's, is none of a batch
-    of 8; 0.125 is one; benchmarks/tuning_replay.py compares them). `strict_plan`: stay random until `plan_size` configs are measured.
+    of 8; 0.125 is one; benchmarks/tuning_replay.py compares them). `strict_plan`: stay random
+    until `plan_size` configs are measured.
     `diversity` > 1: the batch is picked from the model's best diversity x n by knob-value
     coverage (`diverse_pick`, AutoTVM's diversity filter). feature_type "itervar" (loop features,
     default) or "knob"; loss_type "rank" (default) or "reg". `transfer`: a log (path or records)
