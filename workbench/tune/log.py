@@ -147,6 +147,16 @@ def best_config(log, task, target: str | None = None):
     return _config_of(task, rec)
 
 
+def measure_result(rec: dict, index: int):
+    """The MeasureResult a logged record stands for (resume and replay read logs back this way)."""
+    from .errors import MeasureErrorNo
+    from .measure import MeasureResult
+    res = rec["result"]
+    return MeasureResult(index, tuple(res.get("costs") or ()),
+                         res.get("error_no", int(MeasureErrorNo.UNKNOWN_ERROR)),
+                         res.get("error_msg", ""), timestamp=rec.get("timestamp", 0.0))
+
+
 def _config_of(task, rec):
     cfg = rec["config"]
     try:

@@ -13,7 +13,7 @@ error, never a made-up cost. This is a replay, not live tuning: costs do not var
 """
 from __future__ import annotations
 
-from .log import _config_of, records_for
+from .log import _config_of, measure_result, records_for
 from .measure import MeasureResult
 
 
@@ -25,9 +25,7 @@ class ReplayMeasure:
         self.table: dict[int, MeasureResult] = {}
         for r in records_for(records, task):
             idx = _config_of(task, r).index
-            res = r["result"]
-            self.table[idx] = MeasureResult(idx, tuple(res.get("costs") or ()), res.get("error_no", 8),
-                                            res.get("error_msg", ""), timestamp=r.get("timestamp", 0.0))
+            self.table[idx] = measure_result(r, idx)
         if not self.table:
             raise ValueError(f"ReplayMeasure: no records of {task.workload_key} in the table "
                              "(record it first: benchmarks/tuning_replay.py --record)")

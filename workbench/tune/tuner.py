@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .log import LogWriter, _config_of, make_record, record_cost, records_for
+from .log import LogWriter, _config_of, make_record, measure_result, record_cost, records_for
 from .measure import LocalMeasure, MeasureOptions, MeasureResult
 
 
@@ -67,12 +67,9 @@ class Tuner:
                 continue
             if cfg.index in self.visited:
                 continue
-            cost = record_cost(r)
-            rr = r["result"]
-            self._record_outcome(cfg.index, cost)
+            self._record_outcome(cfg.index, record_cost(r))
             idx.append(cfg.index)
-            res.append(MeasureResult(cfg.index, tuple(rr.get("costs") or ()), rr.get("error_no", 8),
-                                     rr.get("error_msg", ""), timestamp=r.get("timestamp", 0.0)))
+            res.append(measure_result(r, cfg.index))
         if skipped:
             warnings.warn(f"{skipped} logged record(s) of {self.task.name} name configs its space no "
                           "longer has (the template changed); they are ignored", stacklevel=3)
