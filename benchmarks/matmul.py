@@ -1,7 +1,8 @@
 """1024^3 fp32 matmul: numpy vs the default schedule vs the blocked hand schedule vs TVM's "How to
 optimize GEMM on CPU" tutorial schedule, GFLOP/s on 1 and 2 threads, the parallel speedup, build
-latency (lower + LLVM + JIT, uncached, median of 20; wall clock and this thread's CPU time, which a
-loaded machine does not inflate) and the cached rebuild of a structurally equal schedule.
+latency (lower + LLVM + JIT, uncached, median of 20: wall clock with LLVM compiling the kernel's
+units on the default compile threads, the process's CPU time on all threads, and the wall clock on one
+compile thread) and the cached rebuild of a structurally equal schedule.
 Run: python benchmarks/matmul.py [size]"""
 import statistics
 import sys
@@ -53,14 +54,16 @@ for name, make in hand_schedules.items():
         gf[(name, t)] = flop / kernel_time(f, (a, b, c), t) / 1e9
 
 # build latency of the blocked schedule: lowering + LLVM codegen + JIT, uncached, median of 20
-wall, cpu, lower_ms = [], [], []
+wall, cpu, wall_1, lower_ms = [], [], [], []
 for _ in range(20):
     s, args = cpu_schedules.matmul_blocked(M, N, K)
     t0 = time.perf_counter(); wb.lower(s, args); lower_ms.append((time.perf_counter() - t0) * 1e3)
-    t0, c0 = time.perf_counter(), time.thread_time()
+    t0, c0 = time.perf_counter(), time.process_time()
     wb.build(s, args, cache=None)
     wall.append((time.perf_counter() - t0) * 1e3)
-    cpu.append((time.thread_time() - c0) * 1e3)
+    cpu.append((time.process_time() - c0) * 1e3)
+    t0 = time.perf_counter(); wb.build(s, args, cache=None, compile_threads=1)
+    wall_1.append((time.perf_counter() - t0) * 1e3)
 # undo/redo: rebuilding a structurally equal schedule through the compile cache
 s, args = cpu_schedules.matmul_blocked(M, N, K)
 wb.build(s, args)
@@ -90,7 +93,7 @@ def row(what, r, target, ok):
 
 hand = "hand (blocked)"
 speedup = gf[(hand, 2)] / gf[(hand, 1)]
-build_wall, build_cpu, rebuild = (statistics.median(x) for x in (wall, cpu, cached))
+build_wall, build_cpu, build_1, rebuild = (statistics.median(x) for x in (wall, cpu, wall_1, cached))
 table("targets", ["what", "measured", "target", ""], [
     row("blocked vs numpy (1 thread)", ratio(hand, 1), ">= 1.05x", lambda r: r >= 1.05),
     row("blocked vs numpy (2 threads)", ratio(hand, 2), ">= 1.05x", lambda r: r >= 1.05),
@@ -98,7 +101,8 @@ table("targets", ["what", "measured", "target", ""], [
     row("TVM tutorial vs numpy (2 threads)", ratio("TVM GEMM tutorial", 2), ">= 0.7x", lambda r: r >= 0.7),
     ["parallel speedup 2 vs 1 thread", f"{speedup:.2f}x", ">= 1.8x", verdict(speedup >= 1.8)],
     ["build latency, wall (median of 20)", f"{build_wall:.1f} ms", "<= 40 ms", verdict(build_wall <= 40)],
-    ["build latency, CPU time (median of 20)", f"{build_cpu:.1f} ms", "<= 40 ms", verdict(build_cpu <= 40)],
+    ["  CPU time of it, all threads", f"{build_cpu:.1f} ms", "", ""],
+    ["  wall on one compile thread", f"{build_1:.1f} ms", "", ""],
     ["  of which lowering (wall)", f"{statistics.median(lower_ms):.1f} ms", "", ""],
     ["cached rebuild (median of 20)", f"{rebuild:.2f} ms", "<= 2 ms", verdict(rebuild <= 2)],
 ])

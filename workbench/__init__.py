@@ -30,7 +30,8 @@ def build(sch, args, target="llvm", name: str = "main", *, cache=True, **options
     Lowering options as for `lower`, e.g. bounds_checks=False drops the run-time index checks.
     A structurally equal schedule built before is not lowered or compiled again: `cache` is True
     (the process's compile cache, `wb.runtime.default_cache()`), a `wb.runtime.CompileCache`, or
-    None (always build)."""
+    None (always build). LLVM compiles the kernel's parallel regions as separate units on up to
+    `compile_threads=` threads (default: the process's cores, at most 4)."""
     from .lower.schedule_ops import reject_thread_bindings
     from .runtime import build_schedule
     target = Target.parse(target)

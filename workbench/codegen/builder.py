@@ -4,6 +4,7 @@ per function, basic blocks, temporaries and the integer/compare/select helpers t
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ..ir import dtype as dt
 from .llvm_types import literal, vec
@@ -49,6 +50,17 @@ def _suffix(ty: str) -> str:
     return t if n == 1 else f"v{n}{t}"
 
 
+@dataclass(frozen=True)
+class EmittedFunction:
+    """One finished function: `group` names the functions that compile together (the entry's, or
+    one parallel region's worker and task; None: a helper copied into every unit that calls it),
+    `decl` declares it where another compilation unit calls it."""
+    name: str
+    group: str | None
+    text: str
+    decl: str
+
+
 # ------------------------------------------------------------------------------------------------
 class ModuleEmitter:
     """Collects functions, declarations and metadata of one LLVM module."""
@@ -56,7 +68,7 @@ class ModuleEmitter:
     def __init__(self, name: str, *, target_attrs: str, triple: str = "", datalayout: str = "",
                  parallel_runtime: bool = True):
         self.name = sanitize(name)
-        self.functions: list[str] = []
+        self.functions: list[EmittedFunction] = []
         self.decls: dict[str, str] = {}
         self.metadata: list[str] = []
         self.parallel_runtime = parallel_runtime
@@ -95,17 +107,29 @@ class ModuleEmitter:
         return f", !llvm.loop {ref}"
 
     def text(self) -> str:
+        return self._module([f.text for f in self.functions], self.decls.values())
+
+    def _module(self, functions: list, decls) -> str:
         out = [f'; ModuleID = "{self.name}"']
         if self.triple:
             out.append(f'target triple = "{self.triple}"')
         if self.datalayout:
             out.append(f'target datalayout = "{self.datalayout}"')
         out.append("")
-        out.extend(self.functions)
-        out.extend(self.decls.values())
+        out.extend(functions)
+        out.extend(d for d in decls if d)
         out.append(f"attributes #0 = {{ nounwind {self.target_attrs} }}")
         out.extend(f"!{i} = {m}" for i, m in enumerate(self.metadata))
         return "\n".join(out) + "\n"
+
+    def unit_texts(self, max_units: int) -> list[str]:
+        """The module as at most `max_units` modules that compile independently (codegen/units.py);
+        one unit is `text()` itself."""
+        from .units import partition
+        parts = partition(self.functions, max_units)
+        if len(parts) <= 1:
+            return [self.text()]
+        return [self._module(fns, list(self.decls.values()) + extern) for fns, extern in parts]
 
 
 class FunctionBuilder:
@@ -113,10 +137,12 @@ class FunctionBuilder:
 
     def __init__(self, mod: ModuleEmitter, name: str, params: list[tuple[str, str]], *,
                  linkage: str = "", attrs: str = "", ret: str = "i32", outlined: bool = False,
-                 nthreads: Val | None = None):
+                 nthreads: Val | None = None, group: str | None = None):
         self.mod = mod
         self.name = name
         self.ret = ret
+        self.group = group
+        self.decl = f"declare {ret} @{name}(" + ", ".join(ty for ty, _ in params) + ")"
         self.header = (f"define {linkage}{ret} @{name}("
                        + ", ".join(f"{ty} {ref}" for ty, ref in params) + f") {attrs}#0 {{")
         self.allocas: list[str] = []
@@ -198,7 +224,7 @@ class FunctionBuilder:
             lines.extend("  " + x for x in body)
         lines.append("}")
         text = "\n".join(lines) + "\n"
-        self.mod.functions.append(text)
+        self.mod.functions.append(EmittedFunction(self.name, self.group, text, self.decl))
         return text
 
     # -- small value helpers ----------------------------------------------------------------------

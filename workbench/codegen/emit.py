@@ -246,13 +246,21 @@ def _reduction_update(s: S.BufferStore):
 def emit_module(func: S.PrimFunc, *, target_attrs: str, triple: str = "", datalayout: str = "",
                 parallel_runtime: bool = True, vector_bits: int = 512) -> tuple[str, str, list]:
     """-> (LLVM IR text, name of the entry function, messages of its run-time checks)."""
+    mod = emit_functions(func, target_attrs=target_attrs, triple=triple, datalayout=datalayout,
+                         parallel_runtime=parallel_runtime, vector_bits=vector_bits)
+    return mod.text(), mod.name, mod.messages
+
+
+def emit_functions(func: S.PrimFunc, *, target_attrs: str, triple: str = "", datalayout: str = "",
+                   parallel_runtime: bool = True, vector_bits: int = 512) -> ModuleEmitter:
+    """The ModuleEmitter holding `func`'s functions (`.text()`, `.unit_texts(n)`, `.messages`)."""
     mod = ModuleEmitter(func.name, target_attrs=target_attrs, triple=triple, datalayout=datalayout,
                         parallel_runtime=parallel_runtime)
     mod.vector_bits = vector_bits
     params = [("ptr noalias", f"%a{i}") for i in range(len(func.params))] + [("i32", "%nthreads")]
-    fe = FunctionEmitter(mod, mod.name, params, nthreads=Val("%nthreads", "i32"))
+    fe = FunctionEmitter(mod, mod.name, params, nthreads=Val("%nthreads", "i32"), group=mod.name)
     for i, b in enumerate(func.params):
         fe.bufs[b] = Val(f"%a{i}", "ptr")
     fe.stmt(func.body)
     fe.finish()
-    return mod.text(), mod.name, mod.messages
+    return mod

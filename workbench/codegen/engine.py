@@ -2,10 +2,12 @@
 
 Lifecycle (like numba's CodeLibrary): `lib = CodeLibrary(name); lib.add_ir(text); lib.finalize()`
 (parse, verify, optimize at O3 with loop and SLP vectorization, JIT-link) then `lib.address(sym)`.
+Each text given to add_ir is one compilation unit (codegen/units.py splits a kernel into units): it
+is parsed into its own LLVM context, optimized and compiled to an object file, and the objects are
+JIT-linked into one library. With `finalize(threads=n)` the units compile on n threads at once.
 The library owns the ORC resource tracker, so the machine code lives exactly as long as the library.
-The optimized module is compiled to an object file by the target's machine and the object is
-JIT-linked (no print and re-parse of the IR). `.llvm_ir` (the optimized IR) and `.asm` are produced
-on first access (the assembly costs a second code generation, which builds should not pay).
+`.llvm_ir` (the optimized IR) and `.asm` are produced on first access (the assembly costs a second
+code generation, which builds should not pay).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import itertools
 import os
 import threading
 import time
+from ctypes import string_at
 from functools import lru_cache
 
 import llvmlite.binding as llvm
@@ -123,6 +126,7 @@ _fork_state = {"thread": None, "helper": None}
 def _after_fork_in_child():
     _fork_state["thread"] = threading.get_ident()
     _fork_state["helper"] = None
+    _fork_state["compilers"] = None     # the parent's compile threads do not exist here
 
 
 if hasattr(os, "register_at_fork"):
@@ -143,27 +147,121 @@ def run_parallel_call(fn, *args):
     return helper.submit(fn, *args).result()
 
 
-def _pass_builder(target: Target, speed: int = 3, slp: bool = True):
+# -- compiling units on several threads -----------------------------------------------------------
+# llvmlite serializes every call into LLVM with one process-wide lock. The two calls that take the
+# time of a build (the optimization pipeline and code generation) are made without it (`_unlocked`):
+# each unit has its own LLVM context and each thread its own target machine, which is how LLVM
+# supports concurrent compilation (ORC's concurrent compiler does the same).
+_local = threading.local()
+
+
+def _unlocked(name: str):
+    fn = getattr(ffi.lib, name)
+    return getattr(fn, "_cfn", fn)      # the raw ctypes function (it releases the GIL)
+
+
+def _thread_machine(target: Target):
+    """This thread's target machine for `target` (the cached one on the first thread to ask)."""
+    machines = getattr(_local, "machines", None)
+    if machines is None:
+        machines = _local.machines = {}
+    tm = machines.get(target)
+    if tm is None:
+        with _lock:
+            owner = _fork_state.setdefault("machine_owner", {}).setdefault(target, threading.get_ident())
+            if owner == threading.get_ident():
+                tm = target_machine(target)
+            else:
+                tgt = llvm.Target.from_triple(target.triple)
+                tm = tgt.create_target_machine(cpu=target.cpu, features=target.llvm_features, opt=3,
+                                               reloc="default", codemodel="jitdefault", jit=True)
+        machines[target] = tm
+    return tm
+
+
+def _compilers():
+    """The process's compile threads (one fewer than its cores: the calling thread compiles too)."""
+    pool = _fork_state.get("compilers")
+    if pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+        n = max(1, _cores() - 1)
+        pool = _fork_state["compilers"] = ThreadPoolExecutor(n, thread_name_prefix="workbench-llvm")
+    return pool
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_compile_threads() -> int:
+    """Threads a build compiles its units on: this process's cores, at most 4."""
+    return min(4, _cores())
+
+
+def _pass_builder(tm, speed: int = 3, slp: bool = True):
     pto = llvm.create_pipeline_tuning_options(speed_level=speed)
     pto.loop_vectorization = True
     pto.slp_vectorization = slp
     pto.loop_unrolling = True
     pto.loop_interleaving = True
-    return llvm.create_pass_builder(target_machine(target), pto)
+    return llvm.create_pass_builder(tm, pto)
 
 
-def _optimize(mod, target: Target, speed: int, slp: bool = True):
+def _optimize(mod, tm, speed: int, slp: bool = True):
     """The default O`speed` pipeline on `mod`, with a fresh PassBuilder (its analysis caches are
     keyed by module address, so they are not shared between modules)."""
-    pb = _pass_builder(target, speed, slp)
+    pb = _pass_builder(tm, speed, slp)
     mpm = pb.getModulePassManager()
     try:
-        mpm.run(mod, pb)
+        _unlocked("LLVMPY_RunNewModulePassManager")(mpm, mod, pb)
     finally:
         # llvmlite's ModulePassManager never frees its pipeline (ObjectRef's no-op _dispose comes
         # first in its MRO): ~30 KB per build, so dispose of it here
         ffi.lib.LLVMPY_DisposeNewModulePassManger(mpm)
         mpm.detach()
+        pb.close()
+
+
+def _emit_object(tm, mod) -> bytes:
+    with ffi.OutputString() as err:
+        buf = _unlocked("LLVMPY_TargetMachineEmitToMemory")(tm, mod, 1, err)
+        if not buf:
+            raise RuntimeError(str(err))
+    try:
+        return string_at(ffi.lib.LLVMPY_GetBufferStart(buf), ffi.lib.LLVMPY_GetBufferSize(buf))
+    finally:
+        ffi.lib.LLVMPY_DisposeMemoryBuffer(buf)
+
+
+def _compile_unit(text: str, target: Target, opt: int):
+    """Parse `text` into a fresh context, verify, optimize, verify, compile: (module, object, times)."""
+    tm = _thread_machine(target)
+    t0 = time.perf_counter()
+
+    def parse():
+        mod = llvm.parse_assembly(text, context=llvm.create_context())
+        mod.triple, mod.data_layout = triple_and_layout(target)
+        return mod
+    mod = parse()
+    mod.verify()
+    t1 = time.perf_counter()
+    if opt:
+        _optimize(mod, tm, opt)
+        try:
+            mod.verify()
+        except RuntimeError:
+            # LLVM 22's SLP vectorizer, run after the loop vectorizer, can emit IR that fails
+            # verification (uses before defs; found by the schedule fuzzer). Our IR verified above,
+            # so optimize a fresh parse of it without SLP instead.
+            mod = parse()
+            _optimize(mod, tm, opt, slp=False)
+            mod.verify()
+    t2 = time.perf_counter()
+    obj = _emit_object(tm, mod)
+    return mod, obj, (t1 - t0, t2 - t1, time.perf_counter() - t2)
 
 
 class CodeLibrary:
@@ -175,9 +273,10 @@ class CodeLibrary:
         self._ir: list[str] = []
         self._tracker = None
         self._asm = None
-        self._mod = None
+        self._mods: list = []
+        self.units = 0
         self._llvm_ir: str | None = None
-        self.object_code: bytes | None = None
+        self.object_code: list[bytes] = []     # one object file per unit
         self.timings: dict[str, float] = {}
 
     def add_ir(self, text: str) -> "CodeLibrary":
@@ -186,46 +285,36 @@ class CodeLibrary:
         self._ir.append(text)
         return self
 
-    def _parse(self):
-        mod = None
-        for text in self._ir:
-            m = llvm.parse_assembly(text)
-            if mod is None:
-                mod = m
-            else:
-                mod.link_in(m)
-        mod.triple, mod.data_layout = triple_and_layout(self.target)
-        return mod
-
-    def finalize(self, exports: list[str], opt: int = 3) -> "CodeLibrary":
-        """Parse, verify, optimize (new pass manager, `opt` level), verify, JIT-link. One build at a
-        time per process: llvmlite parses into LLVM's global context, which is not thread-safe."""
+    def finalize(self, exports: list[str], opt: int = 3, threads: int = 1) -> "CodeLibrary":
+        """Compile every unit (parse, verify, optimize at level `opt`, verify, object code), on up
+        to `threads` threads at once, and JIT-link their objects into one library."""
+        if not self._ir:
+            raise RuntimeError("no IR added")
+        t0 = time.perf_counter()
+        units = self._ir
+        if threads > 1 and len(units) > 1:
+            futures = [_compilers().submit(_compile_unit, text, self.target, opt) for text in units[1:]]
+            done = [_compile_unit(units[0], self.target, opt)]
+            done += [f.result() for f in futures]       # re-raises a unit's error here
+        else:
+            done = [_compile_unit(text, self.target, opt) for text in units]
+        t1 = time.perf_counter()
+        self._mods = [m for m, _, _ in done]
+        self.object_code = [o for _, o, _ in done]
         with _lock:
-            t0 = time.perf_counter()
-            mod = self._parse()
-            mod.verify()
-            t1 = time.perf_counter()
-            if opt:
-                _optimize(mod, self.target, opt)
-                try:
-                    mod.verify()
-                except RuntimeError:
-                    # LLVM 22's SLP vectorizer, run after the loop vectorizer, can emit IR that
-                    # fails verification (uses before defs; found by the schedule fuzzer). Our IR
-                    # verified above, so optimize a fresh parse of it without SLP instead.
-                    mod = self._parse()
-                    _optimize(mod, self.target, opt, slp=False)
-                    mod.verify()
-            t2 = time.perf_counter()
-            # machine code straight from the optimized module (no print and re-parse of its IR)
-            self.object_code = target_machine(self.target).emit_object(mod)
-            self._mod = mod
-            builder = llvm.JITLibraryBuilder().add_object_img(self.object_code).add_current_process()
+            builder = llvm.JITLibraryBuilder()
+            for obj in self.object_code:
+                builder.add_object_img(obj)
+            builder.add_current_process()
             for e in exports:
                 builder.export_symbol(e)
             self._tracker = builder.link(_jit(self.target), f"{self.name}_{next(_counter)}")
-            t3 = time.perf_counter()
-        self.timings = {"parse_verify": t1 - t0, "optimize": t2 - t1, "jit": t3 - t2}
+        t2 = time.perf_counter()
+        # units compiled side by side: per phase the slowest unit; "jit" is the rest of the wall time
+        parse = max(t[0] for _, _, t in done)
+        optimize = max(t[1] for _, _, t in done)
+        self.timings = {"parse_verify": parse, "optimize": optimize, "jit": (t2 - t0) - parse - optimize}
+        self.units = len(units)
         return self
 
     def address(self, name: str) -> int:
@@ -235,15 +324,22 @@ class CodeLibrary:
 
     @property
     def llvm_ir(self) -> str | None:
-        """The optimized IR (printed on first access)."""
-        if self._llvm_ir is None and self._mod is not None:
+        """The optimized IR as one module (printed on first access; units are linked for it)."""
+        if self._llvm_ir is None and self._mods:
             with _lock:
-                self._llvm_ir = str(self._mod)
+                if len(self._mods) == 1:
+                    self._llvm_ir = str(self._mods[0])
+                else:
+                    whole = llvm.parse_assembly(str(self._mods[0]), context=llvm.create_context())
+                    for m in self._mods[1:]:
+                        whole.link_in(llvm.parse_assembly(str(m), context=whole._context))
+                    self._llvm_ir = str(whole)
         return self._llvm_ir
 
     @property
     def asm(self) -> str:
         if self._asm is None:
             with _lock:
-                self._asm = target_machine(self.target).emit_assembly(self._mod)
+                tm = target_machine(self.target)
+                self._asm = "".join(tm.emit_assembly(m) for m in self._mods)
         return self._asm

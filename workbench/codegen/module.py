@@ -21,7 +21,7 @@ from ..ir.visitor import walk
 from ..target import Target
 from . import engine
 from .builder import CodegenError
-from .emit import emit_module
+from .emit import emit_functions
 
 
 @dataclass(frozen=True)
@@ -54,25 +54,28 @@ class CompiledModule:
     messages, status k -> messages[k-1]), `uses_gomp`, `parallel_runtime`, `unoptimized_ir`,
     `llvm_ir` (optimized), `asm` (on first access), `timings` (seconds per build phase)."""
 
-    def __init__(self, func: S.PrimFunc, target: Target, *, opt: int = 3):
+    def __init__(self, func: S.PrimFunc, target: Target, *, opt: int = 3, compile_threads: int | None = None):
         t0 = time.perf_counter()
         self.func = func
         self.target = target
         gomp = engine.gomp_library()
         self.parallel_runtime = "libgomp" if gomp else "serial (libgomp not found)"
         triple, layout = engine.triple_and_layout(target)
-        text, entry, messages = emit_module(func, target_attrs=engine.target_attrs(target),
-                                            triple=triple, datalayout=layout,
-                                            parallel_runtime=gomp is not None,
-                                            vector_bits=target.vector_bits)
+        mod = emit_functions(func, target_attrs=engine.target_attrs(target), triple=triple,
+                             datalayout=layout, parallel_runtime=gomp is not None,
+                             vector_bits=target.vector_bits)
+        threads = engine.default_compile_threads() if compile_threads is None else max(1, int(compile_threads))
+        units = mod.unit_texts(threads)
         t1 = time.perf_counter()
-        self.unoptimized_ir = text
-        self.entry = entry
-        self.messages = tuple(messages)
+        self.unoptimized_ir = text = mod.text()
+        self.entry = entry = mod.name
+        self.messages = tuple(mod.messages)
         self.uses_gomp = "@GOMP_parallel" in text
-        self._lib = engine.CodeLibrary(entry, target).add_ir(text)
+        self._lib = engine.CodeLibrary(entry, target)
+        for unit in units:
+            self._lib.add_ir(unit)
         try:
-            self._lib.finalize([entry], opt=opt)
+            self._lib.finalize([entry], opt=opt, threads=threads)
         except RuntimeError as e:
             raise CodegenError(f"LLVM rejected the generated code for {func.name!r}: {e}") from e
         self.address = self._lib.address(entry)
@@ -97,9 +100,12 @@ class CompiledModule:
         return f"<CompiledModule {self.name} for {self.target}>"
 
 
-def build(func: S.PrimFunc, target: "Target | str | None" = None, *, opt: int = 3) -> CompiledModule:
-    """Compile a lowered PrimFunc for `target` (default: this host)."""
+def build(func: S.PrimFunc, target: "Target | str | None" = None, *, opt: int = 3,
+          compile_threads: int | None = None) -> CompiledModule:
+    """Compile a lowered PrimFunc for `target` (default: this host). Its parallel regions compile
+    as separate units on up to `compile_threads` threads (default: this process's cores, at most
+    4; 1 where processes already build side by side, as the tuner's do)."""
     target = Target.host() if target is None else Target.parse(target)
     if target.kind != "llvm":
         raise CodegenError(f"the LLVM code generator cannot build for target kind {target.kind!r}")
-    return CompiledModule(func, target, opt=opt)
+    return CompiledModule(func, target, opt=opt, compile_threads=compile_threads)

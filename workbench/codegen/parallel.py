@@ -51,7 +51,8 @@ def emit_parallel_for(fe: FunctionEmitter, loop: S.For):
               + [("i64", f"%x{j}") for j in range(len(vars_))] + [("i64", "%begin"), ("i64", "%end")])
     # noinline: one copy of the loop nest serves the task and the one-thread path (half the
     # machine code to generate), and its noalias parameters keep their meaning
-    impl = FunctionEmitter(mod, name, params, linkage="internal ", attrs="noinline ", outlined=True)
+    impl = FunctionEmitter(mod, name, params, linkage="internal ", attrs="noinline ", outlined=True,
+                           group=name)
     for i, b in enumerate(bufs):
         impl.bufs[b] = Val(f"%b{i}", "ptr")
     for j, v in enumerate(vars_):
@@ -66,7 +67,7 @@ def emit_parallel_for(fe: FunctionEmitter, loop: S.For):
     fields = ["ptr"] * len(bufs) + ["i64"] * (len(vars_) + 2) + ["i32"]
     struct = "{ " + ", ".join(fields) + " }"
     task = FunctionEmitter(mod, name + "_task", [("ptr", "%clo")], linkage="internal ", ret="void",
-                           outlined=True)
+                           outlined=True, group=name)
     vals = []
     for f, ty in enumerate(fields[:-1]):
         p = task.op(f"getelementptr inbounds {struct}, ptr %clo, i32 0, i32 {f}", "ptr")

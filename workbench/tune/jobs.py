@@ -51,7 +51,7 @@ def build(job: dict) -> dict:
     try:
         target = wb.Target.parse(job.get("target") or "llvm")
         reject_thread_bindings(s, str(target))
-        module = compile_func(wb.lower(s, tensors), target)
+        module = compile_func(wb.lower(s, tensors), target, compile_threads=1)   # builds run side by side
     except CodegenError as e:
         return _fail(Err.COMPILE_HOST, f"codegen: {e}")
     except Exception as e:
