@@ -232,11 +232,11 @@ def simplify_expr(e, ranges: dict | None = None):
     return _simp(e, ranges)
 
 
-def _simp(e, ranges):
+def _simp(e, ranges, memo=None):
     t = type(e)
     if t is E.Const or t is E.Var:
         return e
-    return post_order(e, lambda n: _simp_node(n, ranges))
+    return post_order(e, lambda n: _simp_node(n, ranges), memo)
 
 
 def _simp_node(e, ranges):
@@ -351,9 +351,18 @@ class _StmtSimplifier(LoopRanges, StmtMutator):
     def __init__(self, ranges, keep_trivial_loops):
         super().__init__(ranges)
         self.keep_trivial = keep_trivial_loops
+        self.memo: dict = {}      # results of subtrees met before under the same loop ranges
 
     def mutate_expr(self, e):
-        return _simp(e, self.ranges)
+        return _simp(e, self.ranges, self.memo)
+
+    def enter_loop(self, f):
+        super().enter_loop(f)
+        self.memo = {}
+
+    def exit_loop(self, f):
+        super().exit_loop(f)
+        self.memo = {}
 
     def visit_For(self, s):
         lo, ext = self.mutate_expr(s.min), self.mutate_expr(s.extent)

@@ -184,9 +184,12 @@ def fold(node, fn, skip=None):
     return results[0]
 
 
-def post_order(node, fn):
+def post_order(node, fn, memo: dict | None = None):
     """Rebuild bottom-up: fn(new_node) is called on each node after its children were rebuilt;
-    fn returns a replacement or None to keep the node. Iterative: any depth works."""
+    fn returns a replacement or None to keep the node. Iterative: any depth works.
+    `memo` (id(node) -> (node, result)), kept by the caller across calls, reuses the result of a
+    subtree object met before: unrolled copies share the subtrees that do not use the unrolled
+    variable, and fn must then give the same result wherever the subtree appears."""
     getters = _GETTERS
     results: list = []
     stack: list = [node]
@@ -195,6 +198,7 @@ def post_order(node, fn):
         n = pop()
         if type(n) is tuple:
             n, kids = n
+            orig = n
             k = len(kids)
             new = results[-k:]
             del results[-k:]
@@ -205,13 +209,23 @@ def post_order(node, fn):
                         f = _BUILDERS[type(n)] = _make_builder(type(n))
                     n = f(n, new)
                     break
-        else:
-            g = getters.get(type(n)) or _getter(type(n))
-            kids = g(n)
-            if kids:
-                push((n, kids))
-                stack.extend(reversed(kids))
-                continue
+            r = fn(n)
+            r = n if r is None else r
+            if memo is not None:
+                memo[id(orig)] = (orig, r)
+            emit(r)
+            continue
+        g = getters.get(type(n)) or _getter(type(n))
+        kids = g(n)
+        if kids:
+            if memo is not None:
+                hit = memo.get(id(n))
+                if hit is not None and hit[0] is n:
+                    emit(hit[1])
+                    continue
+            push((n, kids))
+            stack.extend(reversed(kids))
+            continue
         r = fn(n)
         emit(n if r is None else r)
     return results[0]

@@ -54,7 +54,8 @@ def _storage_flatten(func, ctx):
 
 
 def _vectorize(func, ctx):
-    return replace(func, body=vectorize(func.body, _warner(func, ctx)))
+    return replace(func, body=vectorize(func.body, _warner(func, ctx), unroll_limit=ctx.unroll_limit,
+                                        origin=func.loop_stage))
 
 
 DEFAULT_PIPELINE = Pipeline((
@@ -66,8 +67,8 @@ DEFAULT_PIPELINE = Pipeline((
     Phase("before_flatten"),                    # backends: accesses are still C[i, j]
     Pass("storage_flatten", _storage_flatten),  # multi-dimensional indices -> flat row-major index
     Phase("after_flatten"),
-    Pass("unroll", _unroll),                    # `unroll` loops and auto_unroll_max_step pragmas
     Pass("vectorize", _vectorize),              # `vectorize` loops -> Ramp/Broadcast vector statements
+    Pass("unroll", _unroll),                    # `unroll` loops and auto_unroll_max_step pragmas
     Pass("final_simplify", _simplify),          # clean up what unrolling and vectorizing exposed
     Phase("before_codegen"),                    # backends: the final IR
 ))

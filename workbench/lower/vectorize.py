@@ -11,28 +11,32 @@ from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.simplify import from_linear, linear, simplify_expr
 from ..ir.visitor import StmtMutator, find, uses_var, walk
+from .unroll import unroll
 
 
 class _NotVectorizable(Exception):
     """Why a loop marked `vectorize` stays a scalar loop (shown in the printed IR)."""
 
 
-def vectorize(s: S.Stmt, on_note=None) -> S.Stmt:
-    """`on_note(primitive, loop_var, why)` hears about every marked loop left scalar."""
-    return _Vectorize(on_note).visit(s)
+def vectorize(s: S.Stmt, on_note=None, *, unroll_limit: int | None = None, origin=None) -> S.Stmt:
+    """`on_note(primitive, loop_var, why)` hears about every marked loop left scalar. Loops marked
+    `unroll` inside a vectorized loop are unrolled first (`unroll_limit`, `origin`: as for unroll)."""
+    return _Vectorize(on_note, unroll_limit, origin).visit(s)
 
 
 class _Vectorize(StmtMutator):
-    def __init__(self, on_note):
+    def __init__(self, on_note, unroll_limit, origin):
         super().__init__()
         self.on_note = on_note
+        self.unroll_options = {"origin": origin} if unroll_limit is None else \
+            {"origin": origin, "limit": unroll_limit}
 
     def visit_For(self, f):
         n = self.generic(f)
         if n.kind != S.ForKind.vectorized:
             return n
         try:
-            return _vectorize_loop(n)
+            return _vectorize_loop(n, self.unroll_options)
         except _NotVectorizable as why:
             msg = str(why) or "not a straight-line body"
             if self.on_note is not None:
@@ -40,12 +44,17 @@ class _Vectorize(StmtMutator):
             return replace(n, kind=S.ForKind.serial, notes=n.notes + (("not_vectorized", msg),))
 
 
-def _vectorize_loop(f: S.For) -> S.Stmt:
+def _vectorize_loop(f: S.For, unroll_options) -> S.Stmt:
     if type(f.extent) is not E.Const or f.extent.value < 2:
         raise _NotVectorizable("extent is not a constant of at least 2")
     lanes = f.extent.value
-    _check_dependences(f.body, f.var)
-    return _Vec(f.var, f.min, lanes).stmt(f.body)
+    body = f.body
+    # vectorize runs before unroll (as in TVM: one vector statement is unrolled, not many scalar
+    # loops vectorized); loops marked `unroll` inside this one are written out here first
+    if find(body, lambda n: type(n) is S.For and n.kind == S.ForKind.unrolled) is not None:
+        body = unroll(body, **unroll_options)
+    _check_dependences(body, f.var)
+    return _Vec(f.var, f.min, lanes).stmt(body)
 
 
 def _check_dependences(body, var):
