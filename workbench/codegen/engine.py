@@ -17,7 +17,7 @@ import itertools
 import os
 import threading
 import time
-from ctypes import string_at
+from ctypes import c_char_p, string_at
 from functools import lru_cache
 
 import llvmlite.binding as llvm
@@ -148,10 +148,10 @@ def run_parallel_call(fn, *args):
 
 
 # -- compiling units on several threads -----------------------------------------------------------
-# llvmlite serializes every call into LLVM with one process-wide lock. The two calls that take the
-# time of a build (the optimization pipeline and code generation) are made without it (`_unlocked`):
-# each unit has its own LLVM context and each thread its own target machine, which is how LLVM
-# supports concurrent compilation (ORC's concurrent compiler does the same).
+# llvmlite serializes every call into LLVM with one process-wide lock. The calls that take the time
+# of a build (parse, verify, the optimization pipeline, code generation) are made without it
+# (`_unlocked`): each unit has its own LLVM context and each thread its own target machine, which is
+# how LLVM supports concurrent compilation (ORC's concurrent compiler does the same).
 _local = threading.local()
 
 
@@ -225,6 +225,26 @@ def _optimize(mod, tm, speed: int, slp: bool = True):
         pb.close()
 
 
+def _parse(text: str, target: Target):
+    """`text` parsed into a fresh LLVM context (llvm.parse_assembly without the global lock)."""
+    ctx = llvm.create_context()
+    with ffi.OutputString() as err:
+        ref = _unlocked("LLVMPY_ParseAssembly")(ctx, c_char_p(text.encode()), err)
+        if err:
+            if ref:
+                ffi.lib.LLVMPY_DisposeModule(ref)
+            raise RuntimeError(f"LLVM IR parsing error\n{err}")
+    mod = llvm.ModuleRef(ref, ctx)
+    mod.triple, mod.data_layout = triple_and_layout(target)
+    return mod
+
+
+def _verify(mod):
+    with ffi.OutputString() as err:
+        if _unlocked("LLVMPY_VerifyModule")(mod, err):
+            raise RuntimeError(str(err))
+
+
 def _emit_object(tm, mod) -> bytes:
     with ffi.OutputString() as err:
         buf = _unlocked("LLVMPY_TargetMachineEmitToMemory")(tm, mod, 1, err)
@@ -240,25 +260,20 @@ def _compile_unit(text: str, target: Target, opt: int):
     """Parse `text` into a fresh context, verify, optimize, verify, compile: (module, object, times)."""
     tm = _thread_machine(target)
     t0 = time.perf_counter()
-
-    def parse():
-        mod = llvm.parse_assembly(text, context=llvm.create_context())
-        mod.triple, mod.data_layout = triple_and_layout(target)
-        return mod
-    mod = parse()
-    mod.verify()
+    mod = _parse(text, target)
+    _verify(mod)
     t1 = time.perf_counter()
     if opt:
         _optimize(mod, tm, opt)
         try:
-            mod.verify()
+            _verify(mod)
         except RuntimeError:
             # LLVM 22's SLP vectorizer, run after the loop vectorizer, can emit IR that fails
             # verification (uses before defs; found by the schedule fuzzer). Our IR verified above,
             # so optimize a fresh parse of it without SLP instead.
-            mod = parse()
+            mod = _parse(text, target)
             _optimize(mod, tm, opt, slp=False)
-            mod.verify()
+            _verify(mod)
     t2 = time.perf_counter()
     obj = _emit_object(tm, mod)
     return mod, obj, (t1 - t0, t2 - t1, time.perf_counter() - t2)
