@@ -80,3 +80,21 @@ def test_memo_of_shared_subtrees_matches_simplifying_each_copy(monkeypatch):
                         lambda self, e: simp._simp(e, self.ranges))
     without = simplify_stmt(unrolled)
     assert str(with_memo) == str(without) == str(f.body)
+
+
+def test_substitute_each_equals_one_substitution_per_value():
+    from workbench.ir import expr as E
+    from workbench.ir.visitor import substitute, substitute_each
+    s, args = cpu_schedules.matmul_blocked(64, 64, 64)
+    body = dict(wb.lower(s, args).history)["vectorize"]
+    loops = _loops(body)
+    for lp in loops:
+        vals = [E.const(v, lp.var.dtype) for v in (0, 3, 7)]
+        each = substitute_each(lp.body, lp.var, vals)
+        assert [str(x) for x in each] == [str(substitute(lp.body, {lp.var: v})) for v in vals]
+    # a body without the variable is the same object in every copy
+    from workbench.ir.visitor import uses_var
+    pack, k_loop = loops[0], loops[-1]
+    assert not uses_var(pack.body, k_loop.var)
+    copies = substitute_each(pack.body, k_loop.var, [E.const(1, "int32"), E.const(2, "int32")])
+    assert copies[0] is copies[1] is pack.body

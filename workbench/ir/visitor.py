@@ -279,6 +279,24 @@ def find_all(node, pred) -> list:
     return out
 
 
+def substitute_each(node, var, values) -> list:
+    """[substitute(node, {var: v}) for v in values] in one traversal: a subtree that does not use
+    `var` is visited once and shared by all the copies (unrolling writes a body out this way)."""
+    k = len(values)
+
+    def fn(n, kids):
+        if n is var:
+            return list(values)
+        if not any(type(r) is list for r in kids):
+            return n
+        f = _BUILDERS.get(type(n))
+        if f is None:
+            f = _BUILDERS[type(n)] = _make_builder(type(n))
+        return [f(n, [r[i] if type(r) is list else r for r in kids]) for i in range(k)]
+    out = fold(node, fn)
+    return out if type(out) is list else [out] * k
+
+
 def substitute(node, vmap: dict):
     """Replace variables by expressions (vmap keys are Var objects)."""
     if not vmap:

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from ..ir import expr as E
 from ..ir import stmt as S
-from ..ir.visitor import StmtMutator, substitute
+from ..ir.visitor import StmtMutator, substitute_each
 from ..schedule.errors import ScheduleError
 
 DEFAULT_UNROLL_LIMIT = 4096
@@ -65,8 +65,8 @@ def code_size(s) -> int:
 
 def _unroll_loop(f: S.For) -> S.Stmt:
     lo = f.min
-    return S.seq(*[substitute(f.body, {f.var: E.const(lo.value + i, f.var.dtype)})
-                   for i in range(f.extent.value)])
+    return S.seq(*substitute_each(f.body, f.var, [E.const(lo.value + i, f.var.dtype)
+                                                  for i in range(f.extent.value)]))
 
 
 class _Unroll(StmtMutator):
