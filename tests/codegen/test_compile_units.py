@@ -115,3 +115,15 @@ def test_compiles_on_threads_in_a_forked_child():
 
 def test_default_threads_follow_the_cores():
     assert 1 <= engine.default_compile_threads() <= 4
+
+
+def test_glue_code_is_not_optimized_but_loops_are():
+    s, args = cpu_schedules.matmul_blocked(128, 128, 128)
+    ir = wb.build(s, args, cache=None).unoptimized_ir
+    optnone = set(re.findall(r"define [^@]*@(\w+)\([^)]*\) noinline optnone", ir))
+    # the tasks only chunk the range; main only launches the two parallel regions
+    assert optnone == {"main", "main_par0_task", "main_par1_task"}
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+    serial = wb.build(wb.create_schedule(B), [A, B], cache=None).unoptimized_ir
+    assert "optnone" not in serial          # main holds the loop: it is optimized

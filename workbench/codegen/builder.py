@@ -154,6 +154,7 @@ class FunctionBuilder:
         self.ranges: dict = {}     # Var -> (lo, hi) inclusive, when the loop bounds are known
         self.heap: list[Val] = []  # heap buffers live at this point (freed on an early return)
         self.outlined = outlined       # the body of a parallel loop (parallel.py)
+        self.loops = 0                 # serial loops emitted into this function
         self.reduction = None          # the reduction update node being emitted (emit.store)
         self._depth = 0                # nesting of `value` calls (expr_emit.ExprEmitter.value)
         self._deep: dict = {}          # id(node) -> (node, Val) computed bottom-up for a deep expression
@@ -210,13 +211,16 @@ class FunctionBuilder:
                 self.call(free, "void", [p])
         self.emit(f"ret i32 {status.ref}")
 
-    def finish(self, result: Val | None = None) -> str:
-        """Close the function (returning `result`, or void / status 0) and add it to the module."""
+    def finish(self, result: Val | None = None, glue: bool = False) -> str:
+        """Close the function (returning `result`, or void / status 0) and add it to the module.
+        `glue`: code that runs once per call (a libgomp task's chunking, an entry whose loops are all
+        in parallel regions) is marked optnone: LLVM's pipelines then skip it, which saves a few ms
+        per build for no measurable run time."""
         if result is not None:
             self.emit(f"ret {result}")
         else:
             self.emit("ret void" if self.ret == "void" else "ret i32 0")
-        lines = [self.header]
+        lines = [self.header.replace(") #0 {", ") noinline optnone #0 {") if glue else self.header]
         for i, (label, body) in enumerate(self.blocks):
             lines.append(f"{label}:")
             if i == 0:

@@ -174,6 +174,7 @@ class FunctionEmitter(ExprEmitter):
     def serial_loop(self, var, lo: Val, hi: Val, body, kind: str = "serial", rng=None):
         """for var in [lo, hi): body — an i64 counter; the phi is patched once the latch is known."""
         lh, lb, lx = self.new_label("for"), self.new_label("body"), self.new_label("endfor")
+        self.loops += 1
         pre = self.cur_label
         self.br(lh)
         self.new_block(lh)
@@ -262,5 +263,5 @@ def emit_functions(func: S.PrimFunc, *, target_attrs: str, triple: str = "", dat
     for i, b in enumerate(func.params):
         fe.bufs[b] = Val(f"%a{i}", "ptr")
     fe.stmt(func.body)
-    fe.finish()
+    fe.finish(glue=fe.loops == 0)        # every loop is in a parallel region: main is glue
     return mod

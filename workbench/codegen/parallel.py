@@ -90,7 +90,7 @@ def emit_parallel_for(fe: FunctionEmitter, loop: S.For):
     task.emit(f"store atomic i32 {st.ref}, ptr {slot.ref} monotonic, align 4")
     task.br(ldone)
     task.new_block(ldone)
-    task.finish()
+    task.finish(glue=True)
 
     # 3. in the caller: fill the closure, launch (or call directly on one thread)
     lo = fe.index(loop.min)
