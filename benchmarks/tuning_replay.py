@@ -13,11 +13,14 @@ config's cost is its recorded cost, and the space is restricted to the table's c
 that were not measured do not exist for the tuner; a recorded failure stays a failure). Printed:
 trials to reach 95% of the TABLE's best (trials + 1 when never reached), median and quartiles
 over seeds, and how many of the table's configs are that good (what a random pick hits).
-XGBTuner's annealing runs without its time limit here (its iteration bounds stop it), so a replay
-is deterministic; a live run may cut it shorter.
+XGBTuner's search is budgeted in featurized configs, not seconds (as live), so a replay is
+deterministic. The table is smaller than the space (600-1500 of 3900-6216 valid configs), so the
+same budget covers more of it than live: `--live-budget` scales the annealer's budget (max_new) and
+chains by table size / valid configs of the full space, to see how the search does with live's
+coverage.
 
 Run: python benchmarks/tuning_replay.py [mm C2 C6 C9] [--seeds 20] [--trials 64]
-         [--tuners xgb random ga] [--xgb "plan_size=16 loss_type='reg'" --xgb ...]
+         [--tuners xgb random ga] [--xgb "plan_size=16 loss_type='reg'" --xgb ...] [--live-budget]
      python benchmarks/tuning_replay.py --record [mm C2 C6 C9] [--sample 1500]
 """
 from __future__ import annotations
@@ -54,6 +57,8 @@ def parse_args(argv=None):
                     help="XGBTuner keyword arguments of one variant, e.g. --xgb \"plan_size=16 "
                          "loss_type='reg'\"; repeat for more variants (each its own row)")
     ap.add_argument("--tables", default=TABLES)
+    ap.add_argument("--live-budget", action="store_true",
+                    help="scale XGBTuner's annealing budget and chains by table size / valid configs of the space")
     return ap.parse_args(argv)
 
 
@@ -106,13 +111,16 @@ def quartiles(xs):
     return f"{q[0]:.0f}-{q[2]:.0f}"
 
 
-def replay(name, tables, tuners, seeds, trials, variants):
-    """One row per tuner (per XGBTuner variant): trials to 95% of the table's best over seeds."""
+def replay(name, tables, tuners, seeds, trials, variants, live_budget=False):
+    """One row per tuner (per XGBTuner variant): trials to 95% of the table's best over seeds.
+    live_budget: XGBTuner's annealing budget scaled by table size / valid configs of the space."""
     task = make_task(name)
+    valid = sum(1 for _ in task.space.enumerate()) if live_budget else None   # before the restriction
     path = table_path(tables, name)
     if not os.path.exists(path):
         raise SystemExit(f"no table for {name} at {path}: run with --record {name} first")
     measure = ReplayMeasure(task, tune.load_log(path).records)
+    live_share = len(measure.table) / valid if live_budget else None
     best = measure.best_cost
     ok = [r.cost for r in measure.table.values()]
     good = sum(best / c >= 0.95 for c in ok)
@@ -124,9 +132,11 @@ def replay(name, tables, tuners, seeds, trials, variants):
         for seed in range(seeds):
             tuner = TUNERS[kind](task, seed=seed, **kw)
             if kind == "xgb":
-                # annealing bounded by its iteration counts, not by the clock: deterministic
-                tuner.sa.max_seconds = None
                 tuner.model._cache = features.setdefault(tuner.model.feature_type, {})
+                if live_share is not None and tuner.sa.max_new is not None:
+                    # chains too: the budget pays for as many steps per chain as live
+                    tuner.sa.max_new = max(1, round(tuner.sa.max_new * live_share))
+                    tuner.sa.parallel = max(1, round(tuner.sa.parallel * live_share))
             t0 = time.perf_counter()
             tuner.tune(trials, measure=measure, batch_size=8)
             walls.append(time.perf_counter() - t0)
@@ -153,13 +163,14 @@ def main(argv=None):
     t0 = time.perf_counter()
     rows, infos = [], []
     for name in opt.workloads:
-        r, info = replay(name, opt.tables, opt.tuners, opt.seeds, opt.trials, variants)
+        r, info = replay(name, opt.tables, opt.tuners, opt.seeds, opt.trials, variants, opt.live_budget)
         rows += r
         infos.append(info)
     for info in infos:
         print(info)
+    budget = ", XGB's annealing budget scaled to live coverage" if opt.live_budget else ""
     table(f"Replay: trials to 95% of the table's best, {opt.seeds} seeds x {opt.trials} trials, batch 8 "
-          f"({opt.trials + 1}: not reached)",
+          f"({opt.trials + 1}: not reached){budget}",
           ["workload", "tuner", "median", "quartiles", "never", "s/run"], rows)
     print(f"\nreplay wall time: {time.perf_counter() - t0:.0f} s")
 

@@ -79,11 +79,14 @@ def test_diverse_pick_skips_near_duplicates():
     assert diverse_pick(space, cands, 5) == [best, cands[2], cands[1]]
 
 
-@pytest.mark.parametrize("eps,n_model", [(0.125, 7), (0.25, 6), (0.0, 8)])
-def test_xgb_batches_keep_an_eps_greedy_share_of_random_configs(eps, n_model):
+@pytest.mark.parametrize("kw,asked_for", [({"eps_greedy": 0.125, "diversity": 1}, 7),
+                                          ({"eps_greedy": 0.25, "diversity": 1}, 6),
+                                          ({"eps_greedy": 0.0, "diversity": 1}, 8),
+                                          ({}, 16)])     # default: diverse_pick's 8 of the best 16
+def test_xgb_batches_keep_an_eps_greedy_share_of_random_configs(kw, asked_for):
     task = _task()
     replay = ReplayMeasure(task, _table(task))
-    tuner = tune.XGBTuner(task, seed=0, feature_type="knob", eps_greedy=eps, diversity=1)
+    tuner = tune.XGBTuner(task, seed=0, feature_type="knob", **kw)
     asked = []
     find = tuner.sa.find_maximums
 
@@ -92,7 +95,7 @@ def test_xgb_batches_keep_an_eps_greedy_share_of_random_configs(eps, n_model):
         return find(model, n, exclude)
     tuner.sa.find_maximums = spy
     tuner.tune(32, measure=replay, batch_size=8)
-    assert asked and set(asked) == {n_model}
+    assert asked and set(asked) == {asked_for}
 
 
 @pytest.mark.parametrize("strict,first_model_batch", [(False, 2), (True, 3)])

@@ -1,8 +1,9 @@
 """Features of a config for the cost model, fixed length, cached per config by the caller.
 
-"itervar" (AutoTVM's default): loop-context features of the lowered loop IR, taken right after
-storage_flatten (before simplification drops unit loops, before unroll/vectorize rewrite them), so
-every loop the schedule made is visible. One row per loop (at most MAX_LOOPS rows, zero-padded):
+"itervar" (AutoTVM's default): loop-context features of the lowered loop IR, taken straight from
+schedule_to_ir (before simplification drops unit loops, before unroll/vectorize rewrite them), so
+every loop the schedule made is visible; strides are those of the row-major flat index that
+storage_flatten would build, computed without building it. One row per loop (at most MAX_LOOPS rows, zero-padded):
 the loop nests at the top level ordered by the work they do (most first), each nest's loops in
 order of first appearance, so the hot nest holds the same rows whether or not a config adds copy
 stages (a packed input, a padded copy) before it:
@@ -64,16 +65,16 @@ def _eval(e, env):
 
 
 def _accesses(node, out):
-    """(buffer, flat index expr) of every load/store in node (a statement or expression)."""
+    """(buffer, index exprs) of every load/store in node (a statement or expression)."""
     t = type(node)
     if t is S.BufferStore:
-        out.append((node.buffer, node.indices[0] if len(node.indices) == 1 else None))
+        out.append((node.buffer, node.indices))
         _accesses(node.value, out)
         for i in node.indices:
             _accesses(i, out)
         return
     if t is E.BufferLoad:
-        out.append((node.buffer, node.indices[0] if len(node.indices) == 1 else None))
+        out.append((node.buffer, node.indices))
     if isinstance(node, (E.Expr, S.Stmt)) and hasattr(node, "__dataclass_fields__"):
         for name in node.__dataclass_fields__:
             if name in ("buffer", "dtype", "name", "kind", "annotations"):
@@ -112,9 +113,35 @@ def _hot_nests_first(loops, leaves):
     return loops, leaves
 
 
+def _suffix_products(exts) -> list[int]:
+    out = [1] * (len(exts) + 1)
+    for d in range(len(exts) - 1, -1, -1):
+        out[d] = out[d + 1] * exts[d]
+    return out
+
+
+def _row_major_strides(buf) -> list[int]:
+    out, stride = [], 1
+    for ext in reversed(buf.shape):
+        out.append(stride)
+        stride *= _const(ext) if not isinstance(ext, int) else ext
+    return out[::-1]
+
+
+def _flat_moves(buf, indices, path) -> list[int]:
+    """|change of the row-major flat index| of an access when each loop of `path` goes from 0 to 1
+    (all others 0): exactly what the storage-flattened index would give (flattening is a sum of
+    index x stride, so the change is the strided sum of each index's change), without flattening,
+    which cost a third of a feature extraction."""
+    strides = [1] if len(indices) == 1 else _row_major_strides(buf)
+    base = [_eval(i, {}) for i in indices]
+    return [abs(sum(st * (_eval(i, {f.var: 1}) - b) for st, i, b in zip(strides, indices, base)))
+            for f, _ in path]
+
+
 def loop_features(body, cache_bytes=(32 * 1024, 1024 * 1024)) -> np.ndarray:
-    """The 'itervar' feature vector of a lowered (storage-flattened) statement; `cache_bytes`:
-    the target's (L1, L2, ...) data cache sizes."""
+    """The 'itervar' feature vector of a lowered statement (multi-dimensional or storage-flattened
+    indices: the same features); `cache_bytes`: the target's (L1, L2, ...) data cache sizes."""
     leaves = []          # (loop path [(For, extent)], accesses) per innermost statement
     loops: list = []     # For nodes in order of first appearance
 
@@ -149,7 +176,12 @@ def loop_features(body, cache_bytes=(32 * 1024, 1024 * 1024)) -> np.ndarray:
     pos = {id(f): i for i, f in enumerate(loops[:MAX_LOOPS])}
     topdown: dict = {}
     bottomup: dict = {}
+    itemsize: dict = {}
     for path, acc in leaves:
+        exts = [x for _, x in path]
+        below = _suffix_products(exts)          # below[d]: iterations of path[d:] (1 past the end)
+        moves = [(buf, _flat_moves(buf, idx, path)) for buf, idx in acc
+                 if buf.name in slot and idx]
         prod = 1
         for depth, (f, ext) in enumerate(path):
             prod *= ext
@@ -160,18 +192,19 @@ def loop_features(body, cache_bytes=(32 * 1024, 1024 * 1024)) -> np.ndarray:
             out[r, 0] = math.log2(1 + ext)
             out[r, 1] = depth
             out[r, 4 + (_KINDS.index(f.kind) if f.kind in _KINDS else 0)] = 1
-            inner = path[depth:]
-            bottomup[r] = bottomup.get(r, 0) + int(np.prod([x for _, x in inner]))
-            for buf, idx in acc:
-                if buf.name not in slot or idx is None:
-                    continue
-                strides = [abs(_eval(idx, {g.var: 1}) - _eval(idx, {})) for g, _ in inner]
-                count = int(np.prod([x for (g, x), st in zip(inner, strides) if st]))
-                reuse = int(np.prod([x for (g, x), st in zip(inner, strides) if not st]))
-                touched = count * np.dtype(buf.dtype).itemsize
+            bottomup[r] = bottomup.get(r, 0) + below[depth]
+            for buf, move in moves:
+                count = reuse = 1
+                for x, m in zip(exts[depth:], move[depth:]):
+                    if m:
+                        count *= x
+                    else:
+                        reuse *= x
+                size = itemsize.get(buf.dtype) or itemsize.setdefault(buf.dtype, np.dtype(buf.dtype).itemsize)
+                touched = count * size
                 c = 4 + len(_KINDS) + slot[buf.name] * _PER_BUF
                 out[r, c:c + _PER_BUF] = np.maximum(out[r, c:c + _PER_BUF], (
-                    math.log2(1 + strides[0]), math.log2(1 + count), math.log2(1 + reuse),
+                    math.log2(1 + move[depth]), math.log2(1 + count), math.log2(1 + reuse),
                     math.log2(1 + touched), min(touched / l1, 4.0), min(touched / l2, 4.0)))
     for r, v in topdown.items():
         out[r, 2] = math.log2(1 + v)
@@ -181,14 +214,13 @@ def loop_features(body, cache_bytes=(32 * 1024, 1024 * 1024)) -> np.ndarray:
 
 
 def itervar_features(task, index: int) -> np.ndarray:
-    """Instantiate config `index`, lower up to storage_flatten (unit loops kept) and featurize.
+    """Instantiate config `index`, lower to the loop IR (unit loops kept) and featurize.
     An illegal config gets all zeros (the model learns it as a failure from its label)."""
     from workbench.lower import schedule_to_ir
-    from workbench.lower.flatten import storage_flatten
     try:
         s, tensors = task.instantiate(index)
         func = schedule_to_ir(s, list(tensors), "main")
-        return loop_features(storage_flatten(func.body), task.target.cache_bytes)
+        return loop_features(func.body, task.target.cache_bytes)
     except Exception:
         return np.zeros(ITERVAR_LENGTH, np.float32)
 
@@ -197,4 +229,11 @@ def knob_features(task, index: int) -> np.ndarray:
     return task.space.knob_features(index)
 
 
-EXTRACTORS = {"itervar": itervar_features, "knob": knob_features}
+def knob_itervar_features(task, index: int) -> np.ndarray:
+    """Both: the knob values beside the loop features (AutoTVM appends the define_knob values to
+    its itervar rows too), so a tree can split on a tile size directly or on what it does."""
+    return np.concatenate([knob_features(task, index), itervar_features(task, index)])
+
+
+EXTRACTORS = {"itervar": itervar_features, "knob": knob_features,
+              "knob+itervar": knob_itervar_features}
