@@ -23,7 +23,7 @@ from functools import lru_cache
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
 
-from ..target import Target
+from ..target import Target, _host_cores
 from .builder import CodegenError
 
 _lock = threading.Lock()
@@ -181,21 +181,14 @@ def _compilers():
     pool = _fork_state.get("compilers")
     if pool is None:
         from concurrent.futures import ThreadPoolExecutor
-        n = max(1, _cores() - 1)
+        n = max(1, _host_cores() - 1)
         pool = _fork_state["compilers"] = ThreadPoolExecutor(n, thread_name_prefix="workbench-llvm")
     return pool
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def default_compile_threads() -> int:
     """Threads a build compiles its units on: this process's cores, at most 4."""
-    return min(4, _cores())
+    return min(4, _host_cores())
 
 
 def _pass_builder(tm, speed: int = 3, slp: bool = True):
@@ -310,7 +303,6 @@ class CodeLibrary:
             done += [f.result() for f in futures]       # re-raises a unit's error here
         else:
             done = [_compile_unit(text, self.target, opt) for text in units]
-        t1 = time.perf_counter()
         self._mods = [m for m, _, _ in done]
         self.object_code = [o for _, o, _ in done]
         with _lock:
@@ -342,9 +334,10 @@ class CodeLibrary:
                 if len(self._mods) == 1:
                     self._llvm_ir = str(self._mods[0])
                 else:
-                    whole = llvm.parse_assembly(str(self._mods[0]), context=llvm.create_context())
+                    ctx = llvm.create_context()
+                    whole = llvm.parse_assembly(str(self._mods[0]), context=ctx)
                     for m in self._mods[1:]:
-                        whole.link_in(llvm.parse_assembly(str(m), context=whole._context))
+                        whole.link_in(llvm.parse_assembly(str(m), context=ctx))
                     self._llvm_ir = str(whole)
         return self._llvm_ir
 

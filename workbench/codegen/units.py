@@ -28,14 +28,15 @@ def partition(functions, max_units: int) -> list[tuple[list[str], list[str]]]:
     if n <= 1:
         return [([f.text for f in functions], [])]
     home = {f.name: g for g, fns in groups.items() for f in fns}
-    calls = {f.name: set(_REF.findall(f.text)) & (home.keys() | helpers.keys()) - {f.name}
-             for f in functions}
+    by_name = {f.name: f for f in functions}
+    calls = {f.name: set(_REF.findall(f.text)) & by_name.keys() - {f.name} for f in functions}
+    size = {g: sum(len(f.text) for f in fns) for g, fns in groups.items()}
     units: list[list[str]] = [[] for _ in range(n)]
     load = [0] * n
-    for g in sorted(groups, key=lambda g: -sum(len(f.text) for f in groups[g])):
+    for g in sorted(groups, key=lambda g: -size[g]):
         k = load.index(min(load))
         units[k].append(g)
-        load[k] += sum(len(f.text) for f in groups[g])
+        load[k] += size[g]
     unit_of = {g: k for k, gs in enumerate(units) for g in gs}
     # functions called across units become external
     exported = {c for f in functions if f.group is not None for c in calls[f.name]
@@ -51,8 +52,8 @@ def partition(functions, max_units: int) -> list[tuple[list[str], list[str]]]:
                 stack.extend(c for c in calls[h] if c in helpers)
         texts = [_external(f.text) if f.name in exported else f.text for f in own]
         texts += [helpers[h].text for h in helpers if h in needed]
-        extern = sorted({home_fn.decl for f in own for c in calls[f.name] if c in home
-                         and unit_of[home[c]] != k for home_fn in groups[home[c]] if home_fn.name == c})
+        extern = sorted({by_name[c].decl for f in own for c in calls[f.name]
+                         if c in home and unit_of[home[c]] != k})
         out.append((texts, extern))
     return out
 

@@ -142,6 +142,14 @@ def _make_builder(cls):
     return build
 
 
+def _builder(cls):
+    """`(node, new children) -> node` for `cls`, made once per node class."""
+    f = _BUILDERS.get(cls)
+    if f is None:
+        f = _BUILDERS[cls] = _make_builder(cls)
+    return f
+
+
 def _getter(cls):
     """The child getter of `cls`, made once per node class (non-node values have no children)."""
     g = _make_getter(cls)
@@ -204,10 +212,7 @@ def post_order(node, fn, memo: dict | None = None):
             del results[-k:]
             for a, b in zip(new, kids):
                 if a is not b:
-                    f = _BUILDERS.get(type(n))
-                    if f is None:
-                        f = _BUILDERS[type(n)] = _make_builder(type(n))
-                    n = f(n, new)
+                    n = _builder(type(n))(n, new)
                     break
             r = fn(n)
             r = n if r is None else r
@@ -289,9 +294,7 @@ def substitute_each(node, var, values) -> list:
             return list(values)
         if not any(type(r) is list for r in kids):
             return n
-        f = _BUILDERS.get(type(n))
-        if f is None:
-            f = _BUILDERS[type(n)] = _make_builder(type(n))
+        f = _builder(type(n))
         return [f(n, [r[i] if type(r) is list else r for r in kids]) for i in range(k)]
     out = fold(node, fn)
     return out if type(out) is list else [out] * k

@@ -11,14 +11,14 @@ from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.simplify import from_linear, linear, simplify_expr
 from ..ir.visitor import StmtMutator, find, uses_var, walk
-from .unroll import unroll
+from .unroll import DEFAULT_UNROLL_LIMIT, unroll
 
 
 class _NotVectorizable(Exception):
     """Why a loop marked `vectorize` stays a scalar loop (shown in the printed IR)."""
 
 
-def vectorize(s: S.Stmt, on_note=None, *, unroll_limit: int | None = None, origin=None) -> S.Stmt:
+def vectorize(s: S.Stmt, on_note=None, *, unroll_limit: int = DEFAULT_UNROLL_LIMIT, origin=None) -> S.Stmt:
     """`on_note(primitive, loop_var, why)` hears about every marked loop left scalar. Loops marked
     `unroll` inside a vectorized loop are unrolled first (`unroll_limit`, `origin`: as for unroll)."""
     return _Vectorize(on_note, unroll_limit, origin).visit(s)
@@ -28,8 +28,7 @@ class _Vectorize(StmtMutator):
     def __init__(self, on_note, unroll_limit, origin):
         super().__init__()
         self.on_note = on_note
-        self.unroll_options = {"origin": origin} if unroll_limit is None else \
-            {"origin": origin, "limit": unroll_limit}
+        self.unroll_options = {"limit": unroll_limit, "origin": origin}
 
     def visit_For(self, f):
         n = self.generic(f)
