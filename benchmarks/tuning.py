@@ -5,9 +5,15 @@ after its tuning runs and right before its best configs are re-timed, numpy firs
 (Task.from_compute, no template) vs the template on matmul, seed for seed, and transfer learning
 (C9 with the model seeded by the C2 and C6 logs of this run) vs the C9 runs from scratch.
 
-Reports per workload: best GFLOP/s of each tuner (the best config of all seeds, re-timed here),
-the median over seeds of each run's best, trials to reach 95% of the best any tuner found (median
-over seeds), wall seconds per 64 trials, the model's predictions per second.
+Reports per workload: GFLOP/s of each run's best config (the one its log would build), re-timed
+here: the fastest run and the median over seeds; trials to reach 95% of the best any tuner found
+(median over seeds); wall seconds per 64 trials; the model's predictions per second.
+"Best" is decided by re-timing, not by the logs: one logged cost is one timing at one moment of a
+shared machine (the same config logged by two runs differs by up to 15% here), so the fastest
+logged cost is partly luck and a 95% bar above it would measure that luck. After a workload's runs,
+every config some run logged within 75% of the best logged cost (and every run's best) is re-timed
+here in interleaved rounds (`true_speeds`); a run reaches 95% at the first trial that measured a
+config re-timed at >= 95% of the fastest re-timed one.
 
 One LocalMeasure (its worker processes and its reference outputs) serves every run.
 
@@ -17,6 +23,7 @@ Run: python benchmarks/tuning.py [--quick] [--seeds 5] [--trials 64] [mm C2 C6 C
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
 import time
@@ -103,6 +110,39 @@ def retime(task, index, arrays) -> float:
     return task.flop / kernel_time(f, arrays, 1) / 1e9
 
 
+def true_speeds(task, tuners, arrays, within=0.75, rounds=3) -> dict:
+    """{config: GFLOP/s re-timed here} of every config some run logged within `within` of the best
+    logged cost, and of every run's best. A logged cost is one timing of a config at one moment of a
+    shared machine (the same config logged by two runs differs by up to 15% here), so the fastest
+    logged cost is partly luck; re-timed side by side (in `rounds` interleaved rounds, median), the
+    candidates are compared under the same conditions."""
+    logged: dict = {}
+    for t in tuners:
+        for i, c in t.history:
+            logged[i] = min(logged.get(i, math.inf), c)
+    best = min(logged.values())
+    cands = list(dict.fromkeys([i for i, c in logged.items() if c <= best / within]
+                               + [t.best_index for t in tuners]))
+    built = {i: task.build(i) for i in cands}
+    for f in built.values():
+        f.num_threads = 1
+    times: dict = {i: [] for i in cands}
+    for r in range(rounds):
+        for i in (cands if r % 2 == 0 else cands[::-1]):      # drift hits the order evenly
+            times[i].append(median_time(lambda: built[i](*arrays), min_time=0.05, repeat=3))
+    return {i: task.flop / statistics.median(ts) / 1e9 for i, ts in times.items()}
+
+
+def reach(tuner, speeds, trials) -> int:
+    """Trials until the run measured a config whose re-timed speed is >= 95% of the best re-timed
+    config (trials + 1 if never). A config not re-timed was logged below 75% of the best: it does not."""
+    bar = 0.95 * max(speeds.values())
+    for n, (i, _) in enumerate(tuner.history, 1):
+        if speeds.get(i, 0.0) >= bar:
+            return n
+    return trials + 1
+
+
 def run(tuner_cls, task, seed, trials, measure, log=None, **kw):
     """(tuner, wall seconds) of one tuning run."""
     t0 = time.perf_counter()
@@ -119,20 +159,13 @@ def tune_workload(name, task, seeds, trials, measure, logdir):
     return runs
 
 
-def reach(tuner, best, trials) -> int:
-    """Trials to 95% of `best` (trials + 1 if never)."""
-    return tuner.trials_to_reach(0.95, best) or trials + 1
-
-
-def summarize(name, task, runs, gf, arrays, trials):
-    best_any = min(t.best_cost for rs in runs.values() for t, _ in rs)
+def summarize(name, task, runs, gf, arrays, trials, speeds):
     row = {}
     for kind, rs in runs.items():
-        best_t = min((t for t, _ in rs), key=lambda t: t.best_cost)
-        row[kind] = dict(reach=statistics.median(reach(t, best_any, trials) for t, _ in rs),
+        delivered = [speeds[t.best_index] for t, _ in rs]     # what each run's log would build
+        row[kind] = dict(reach=statistics.median(reach(t, speeds, trials) for t, _ in rs),
                          wall=statistics.median(w * 64 / trials for _, w in rs),
-                         gflops=retime(task, best_t.best_index, arrays),
-                         med_best=statistics.median(task.flop / t.best_cost / 1e9 for t, _ in rs))
+                         gflops=max(delivered), med_best=statistics.median(delivered))
     pps = statistics.median(t.model.predictions_per_second for t, _ in runs["xgb"])
     choose = statistics.median(t.time_choosing for t, _ in runs["xgb"])
     ref = "numpy" if name == "mm" else "hand"
@@ -171,19 +204,20 @@ def generated_vs_template(template_runs, arrays, seeds, trials, measure):
           ["seed", "generated", "template", "ratio", "wall s", "generated best config"], rows)
 
 
-def transfer_c9(c9_runs, history, seeds, trials, measure):
+def transfer_c9(c9_runs, history, seeds, trials, measure, arrays):
     """C9 with the model seeded by `history` (the C2 and C6 records of this run) against the C9
-    XGB runs from scratch of the main table, same seeds; trials to 95% of the best any C9 run found."""
+    XGB runs from scratch of the main table, same seeds; trials to 95% of the best any C9 run found
+    (all C9 runs' candidates re-timed together, as in the main table)."""
     task = c9_runs["xgb"][0][0].task
     transfer = [run(tune.XGBTuner, task, seed, trials, measure, transfer=history)[0] for seed in range(seeds)]
-    best = min([t.best_cost for t in transfer] + [t.best_cost for rs in c9_runs.values() for t, _ in rs])
-    scratch = [reach(t, best, trials) for t, _ in c9_runs["xgb"]]
-    seeded = [reach(t, best, trials) for t in transfer]
+    speeds = true_speeds(task, transfer + [t for rs in c9_runs.values() for t, _ in rs], arrays)
+    scratch = [reach(t, speeds, trials) for t, _ in c9_runs["xgb"]]
+    seeded = [reach(t, speeds, trials) for t in transfer]
     first = [statistics.median(task.flop / c / 1e9 for _, c in t.history[:8]) for t in transfer]
     first0 = [statistics.median(task.flop / c / 1e9 for _, c in t.history[:8]) for t, _ in c9_runs["xgb"]]
     table(f"Transfer learning on C9 (base model from {transfer[0].transferred} C2 + C6 records of this "
-          f"run), trials to 95% of the best of all C9 runs ({trials + 1}: not reached)",
-          ["run", "median trials", "per seed", "median GFLOP/s of the first batch"],
+          f"run), trials to 95% of the best of all C9 runs, re-timed ({trials + 1}: not reached)",
+          ["run", "median trials", "per seed", "median GFLOP/s of the first batch (logged)"],
           [["from scratch", statistics.median(scratch), scratch, f"{statistics.median(first0):.1f}"],
            ["with transfer", statistics.median(seeded), seeded, f"{statistics.median(first):.1f}"]])
 
@@ -195,7 +229,7 @@ def main(argv=None):
     gen_seeds = opt.gen_seeds or min(seeds, 3)
     logdir = tempfile.mkdtemp(prefix="wb-tuning-bench-")
     t_start = time.perf_counter()
-    summary, all_runs, all_arrays = [], {}, {}
+    summary, all_runs, all_arrays, all_speeds = [], {}, {}, {}
     with tune.LocalMeasure(MEASURE) as measure:
         for name in opt.workloads:
             task = make_task(name)
@@ -203,10 +237,13 @@ def main(argv=None):
             # measured once per workload, right before the tuned configs are re-timed (side by side)
             gf, arrays = baselines(name)
             all_arrays[name] = arrays
-            summary.append(summarize(name, task, runs, gf, arrays, trials))
-            print(f"[{name} done, {time.perf_counter() - t_start:.0f} s]", flush=True)
-        table(f"Tuning, 1 thread, {seeds} seeds x {trials} trials (GFLOP/s; best of all seeds re-timed "
-              "here; trials to 95% of the best any tuner found, median over seeds)",
+            speeds = all_speeds[name] = true_speeds(task, [t for rs in runs.values() for t, _ in rs], arrays)
+            summary.append(summarize(name, task, runs, gf, arrays, trials, speeds))
+            print(f"[{name} done, {time.perf_counter() - t_start:.0f} s, {len(speeds)} configs re-timed]",
+                  flush=True)
+        table(f"Tuning, 1 thread, {seeds} seeds x {trials} trials (GFLOP/s of each run's best config "
+              "re-timed here: the fastest run, the median run; trials to 95% of the best any tuner "
+              "found (re-timed), median over seeds)",
               ["workload", "numpy", "torch", "hand", "XGB best", "XGB median", "Random best", "XGB vs",
                "trials to 95% XGB/Rnd", "wall s/64 XGB/Rnd", "XGB pred/s", "XGB s choosing"], summary)
 
@@ -217,7 +254,7 @@ def main(argv=None):
         if not opt.no_transfer and {"C2", "C6", "C9"} <= set(all_runs):
             history = [r for name in ("C2", "C6") for kind in TUNERS for seed in range(seeds)
                        for r in tune.load_log(f"{logdir}/{name}-{kind}-{seed}.jsonl").records]
-            transfer_c9(all_runs["C9"], history, seeds, trials, measure)
+            transfer_c9(all_runs["C9"], history, seeds, trials, measure, all_arrays["C9"])
     print(f"\nlogs: {logdir}\ntotal wall time: {time.perf_counter() - t_start:.0f} s")
 
 

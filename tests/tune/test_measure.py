@@ -74,3 +74,28 @@ def test_early_stopping():
     opts = tune.MeasureOptions(number=1, repeat=1, n_parallel=1)
     tuner = tune.GridTuner(task).tune(len(MODES), measure_option=opts, batch_size=1, early_stopping=2)
     assert tuner.best_index == 0 and tuner.trials_done == 3       # ok, wrong, reject: no gain in 2
+
+
+def test_a_worker_that_cannot_start_leaves_nothing_half_started(monkeypatch):
+    """A process start that fails (a script without the __main__ guard, re-run by spawn) raises its
+    own error, and stopping the worker afterwards is clean (no 'can only join a started process')."""
+    from workbench.tune import workers
+
+    class Refuses:
+        def __init__(self, *a, **k):
+            pass
+
+        def start(self):
+            raise RuntimeError("an attempt has been made to start a new process before bootstrapping")
+
+    class Ctx:
+        def __init__(self, real):
+            self.Pipe = real.Pipe
+            self.Process = Refuses
+
+    monkeypatch.setattr(workers, "context", lambda real=workers.context(): Ctx(real))
+    w = workers.Worker("build")
+    with pytest.raises(RuntimeError, match="bootstrapping"):
+        w.ensure()
+    assert w.proc is None and w.conn is None
+    w.stop()

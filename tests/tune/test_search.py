@@ -86,3 +86,28 @@ def test_a_remainder_within_the_budget_is_scored_whole():
 def test_the_default_search_has_no_clock():
     tuner = tune.XGBTuner(_small_task(), seed=0)
     assert tuner.sa.max_seconds is None and tuner.sa.max_new == 192
+
+
+def test_propose_spends_the_same_budget_where_the_knob_model_points():
+    """propose=True: a knob-feature model (free to score) searches the space, the loop-feature model
+    ranks only its max_new best and what it featurized before; the batch is unvisited and the
+    rule's fast configs come out on top."""
+    from workbench.tune.measure import MeasureResult
+    task = _task()
+    tuner = tune.XGBTuner(task, seed=0, propose=True, sa_options={"max_new": 40}, diversity=1,
+                          eps_greedy=0)
+    idx = task.space.sample(np.random.default_rng(0), 24)
+
+    def rule(i):
+        c = task.space.get(i)
+        return 1.0 / (c["tile_x"].size[2] * c["tile_y"].size[1])
+    tuner.visited.update(idx)
+    tuner.update(idx, [MeasureResult(i, (rule(i),)) for i in idx])
+    assert tuner.proposer.booster is not None
+    before = len(tuner.model.featurized())
+    batch = tuner.next_batch(8)
+    assert len(tuner.model.featurized()) - before <= 40
+    assert len(batch) == 8 and not set(batch) & set(idx)
+    # better than what was measured: the model learned the rule from 24 samples
+    assert np.median([rule(i) for i in batch]) <= np.median([rule(i) for i in idx])
+    assert tune.XGBTuner(task, seed=0, feature_type="knob", propose=True).proposer is None

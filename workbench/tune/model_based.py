@@ -325,7 +325,7 @@ class XGBTuner(Tuner):
     def __init__(self, task, plan_size: int = 16, feature_type: str = "itervar",
                  loss_type: str = "rank", eps_greedy: float = 0.05, seed: int | None = None,
                  transfer=None, sa_options: dict | None = None, diversity: float = 2.0,
-                 strict_plan: bool = False):
+                 strict_plan: bool = False, propose: bool = False):
         super().__init__(task, seed)
         self.plan_size = plan_size
         self.eps_greedy = eps_greedy
@@ -333,12 +333,20 @@ class XGBTuner(Tuner):
         self.strict_plan = strict_plan
         self.model = XGBoostCostModel(task, feature_type, loss_type, seed=seed or 0)
         self.sa = SimulatedAnnealingOptimizer(self.space, self.rng, **(sa_options or {}))
+        # propose: a knob-feature model (free to evaluate) searches the whole space, the loop-feature
+        # model ranks only what it proposes (and what it featurized before)
+        self.proposer = None
+        if propose and feature_type != "knob":
+            self.proposer = XGBoostCostModel(task, "knob", loss_type, seed=seed or 0)
+            self.propose_sa = SimulatedAnnealingOptimizer(self.space, self.rng, **(sa_options or {}))
         self.xs: list[int] = []
         self.ys: list[float] = []
         self.transferred = 0
         if transfer is not None:
             recs = transfer if isinstance(transfer, list) else load(transfer).records
             self.transferred = self.model.load_history(recs)
+            if self.proposer is not None:
+                self.proposer.load_history(recs)
 
     def next_batch(self, n):
         if len(self.xs) < (self.plan_size if self.strict_plan else 1) or self.model.booster is None:
@@ -346,8 +354,11 @@ class XGBTuner(Tuner):
                 return self.space.sample(self.rng, n, exclude=self.visited)
         n_random = int(round(self.eps_greedy * n)) if n >= 4 else 0
         n_model = n - n_random
-        picks = self.sa.find_maximums(self.model, max(n_model, int(self.diversity * n_model)),
-                                      self.visited)
+        n_pick = max(n_model, int(self.diversity * n_model))
+        if self.proposer is not None and (self.proposer.booster is not None or self.proposer.base is not None):
+            picks = self._proposed(n_pick)
+        else:
+            picks = self.sa.find_maximums(self.model, n_pick, self.visited)
         picks = list(dict.fromkeys(picks))
         out = diverse_pick(self.space, picks, n_model) if self.diversity > 1 else picks[:n_model]
         out += self.space.sample(self.rng, n - len(out), exclude=self.visited | set(out))
@@ -355,9 +366,25 @@ class XGBTuner(Tuner):
         self.predicted.update(zip(out, (float(x) for x in self.model.predict(out))))
         return out
 
+    def _proposed(self, n: int) -> list[int]:
+        """The loop-feature model's best n of the knob model's best `max_new` unvisited configs
+        (found by annealing on knob features, or by scoring the whole space when it can be
+        enumerated) and of the configs it featurized before: the same feature budget as the
+        annealer's, spent where the cheap model points."""
+        budget = self.sa.max_new or 192
+        cands = self.propose_sa.find_maximums(self.proposer, budget, self.visited)
+        known = [i for i in self.model.featurized() if i not in self.visited]
+        pool = list(dict.fromkeys(cands + known))
+        if not pool:
+            return []
+        scores = self.model.predict(pool)
+        return [pool[t] for t in np.argsort(-scores, kind="stable")[:n]]
+
     def update(self, indices, results):
         for i, r in zip(indices, results):
             self.xs.append(int(i))
             self.ys.append(r.cost)
         if len(self.xs) >= min(self.plan_size, 4) or self.model.base is not None:
             self.model.fit(self.xs, self.ys)
+            if self.proposer is not None:
+                self.proposer.fit(self.xs, self.ys)

@@ -62,8 +62,16 @@ class Worker:
         if self.proc is None:
             ctx = context()
             parent, child = ctx.Pipe()
-            self.proc = ctx.Process(target=_serve, args=(child, self.fn_name), daemon=True)
-            self.proc.start()
+            proc = ctx.Process(target=_serve, args=(child, self.fn_name), daemon=True)
+            try:
+                proc.start()
+            except BaseException:
+                # e.g. a script without `if __name__ == "__main__":` re-running itself in the
+                # spawned child: keep no unstarted process, so close() reports the real error
+                parent.close()
+                child.close()
+                raise
+            self.proc = proc
             child.close()
             self.conn = parent
             self.jobs_done = 0
