@@ -98,6 +98,13 @@ class Target:
         return frozenset(base)
 
     @property
+    def vector_registers(self) -> int:
+        """Architectural vector registers: 32 with AVX-512 (zmm0-31) and on AArch64, else 16."""
+        if self.arch in ("aarch64", "arm64") or self.has("avx512f"):
+            return 32
+        return 16
+
+    @property
     def llvm_features(self) -> str:
         """The feature string LLVM's target machine and function attributes take."""
         return ",".join(self.features)

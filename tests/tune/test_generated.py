@@ -22,7 +22,7 @@ def _matmul(M, N, K):
 def _generated(output):
     """The generated space for a 512-bit vector target (16 float lanes), whatever this host has:
     the configs the tests pick by value must exist."""
-    return tune.Task.from_compute([output], vector_bits=512)
+    return tune.Task.from_compute([output], vector_bits=512, vector_registers=32)
 
 
 def _values(task, **over):
@@ -148,6 +148,23 @@ def test_vectorized_tile_is_whole_vectors_when_the_axis_allows():
     assert {e.size[2] for e in wide.entities} == {16, 32, 64}
     odd = _generated(_matmul(8, 24, 4)[2]).space.knobs["tile_j"]     # 24 % 16: any inner tile
     assert {e.size[2] for e in odd.entities} == {1, 2, 3, 4, 6, 8, 12, 24}
+
+
+def test_register_block_fits_the_vector_registers():
+    """Inner tiles of at most 28 zmm accumulators (32 registers, 4 left for operands): 8 x 32 floats
+    (16 vectors) and 4 x 64 are in the space, 8 x 64 (32 vectors, spills) is not."""
+    task = _generated(_matmul(64, 64, 64)[2])
+    space = task.space
+    blocks = set()
+    for i in space.enumerate() if len(space) < 50000 else space.sample(np.random.default_rng(0), 2000):
+        c = space.get(i)
+        blocks.add((c["tile_i"].size[2], c["tile_j"].size[2]))
+    assert {(8, 32), (4, 64), (16, 16)} <= blocks and (8, 64) not in blocks
+    assert all(i * -(-j // 16) <= 28 for i, j in blocks)
+    avx2 = tune.Task.from_compute([_matmul(64, 64, 64)[2]], vector_bits=256, vector_registers=16)
+    assert avx2.template.max_accumulators == 12 and avx2.name != task.name
+    assert wb.Target.parse("llvm -mcpu=x86-64-v3").vector_registers == 16
+    assert wb.Target.parse("llvm -mcpu=skylake-avx512").vector_registers == 32
 
 
 def test_from_schedule_gets_no_layout_rewrite():

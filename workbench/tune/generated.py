@@ -8,7 +8,9 @@ stage of a reduction,
     num_outputs=3) and each reduction axis 2 levels ("tile_<raxis>"), as outer spatial tiles ->
     reduction outer -> middle spatial -> reduction inner -> inner spatial;
   - vectorizes the innermost spatial tile and unrolls the other inner ones (knob "unroll_inner");
-  - makes the vectorized inner tile a whole number of the target's vectors when the axis allows;
+  - makes the vectorized inner tile a whole number of the target's vectors when the axis allows,
+    and keeps the register block (inner tiles) within the vector register file, 4 registers left
+    for operands (a block that spills runs at half speed or worse);
   - fuses the outer spatial tiles and runs them in parallel (always: no knob), in the order of
     knob "tile_order" (which outer tile steps innermost, i.e. which operand tile stays in cache);
   - sets an auto-unroll pragma on the cache block ("auto_unroll_max_step" in {0, 16, 64, 512});
@@ -36,7 +38,7 @@ from . import layout_rewrite
 from .space import InstantiationError
 
 # Part of the task name: a log of an older generated space must not be read as this one's configs.
-SPACE_VERSION = 2
+SPACE_VERSION = 3
 
 
 def _inputs_of(outputs) -> list:
@@ -59,7 +61,8 @@ def _inputs_of(outputs) -> list:
 class GeneratedTemplate:
     UNROLL_STEPS = (0, 16, 64, 512)
 
-    def __init__(self, tensors, base_trace=None, max_inner: int = 64, vector_bits: int | None = None):
+    def __init__(self, tensors, base_trace=None, max_inner: int = 64, vector_bits: int | None = None,
+                 vector_registers: int | None = None):
         tensors = list(tensors)
         self.outputs = [t for t in tensors if not isinstance(t.op, PlaceholderOp)]
         if not self.outputs:
@@ -73,9 +76,12 @@ class GeneratedTemplate:
         self.max_inner = max_inner
         # the vectorized tile is a whole number of the target's vectors (default: this host's)
         self.vector_bits = vector_bits or wb.Target.host().vector_bits
+        # the register block leaves 4 vector registers for the operands (a broadcast, loads)
+        self.max_accumulators = (vector_registers or wb.Target.host().vector_registers) - 4
         default = str(wb.lower(wb.create_schedule(self.outputs), self.args))
         trace = base_trace.to_json() if base_trace is not None else ""
-        digest = hashlib.sha1(f"{SPACE_VERSION}:{self.vector_bits}:{default}{trace}".encode()).hexdigest()[:12]
+        digest = hashlib.sha1(f"{SPACE_VERSION}:{self.vector_bits}:{self.max_accumulators}:{default}{trace}"
+                              .encode()).hexdigest()[:12]
         kind = "from_schedule" if base_trace is not None else "from_compute"
         self.task_name = f"generated.{kind}:{'+'.join(t.name for t in self.outputs)}:{digest}"
 
@@ -111,7 +117,7 @@ class GeneratedTemplate:
         out = self.outputs[-1]
         lanes = max(1, self.vector_bits // (8 * np.dtype(out.dtype).itemsize))
         define_tiling(cfg, out.op, self.max_inner, self.UNROLL_STEPS, orders=True, lanes=lanes,
-                      parallel_knob=False)
+                      parallel_knob=False, max_accumulators=self.max_accumulators)
         packable = layout_rewrite.packable_inputs(out.op) if len(self.outputs) == 1 else []
         names = [t.name for t in packable]
         knobs = [f"pack_{n}" if names.count(n) == 1 else f"pack_{n}_{i}" for i, n in enumerate(names)]
