@@ -111,3 +111,11 @@ def test_propose_spends_the_same_budget_where_the_knob_model_points():
     # better than what was measured: the model learned the rule from 24 samples
     assert np.median([rule(i) for i in batch]) <= np.median([rule(i) for i in idx])
     assert tune.XGBTuner(task, seed=0, feature_type="knob", propose=True).proposer is None
+    # by default only where the space is too large to enumerate (a generated space)
+    assert tune.XGBTuner(task, seed=0).proposer is None
+    from workbench import te
+    A, B = te.placeholder((512, 512), name="A"), te.placeholder((512, 512), name="B")
+    k = te.reduce_axis((0, 512), name="k")
+    C = te.compute((512, 512), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    big = tune.Task.from_compute([C])
+    assert len(big.space) > 1 << 15 and tune.XGBTuner(big, seed=0).proposer is not None
