@@ -6,6 +6,8 @@ when a config is built) and only calls its define_* methods and reads `cfg[name]
 not import workbench.tune (layers go one way)."""
 from __future__ import annotations
 
+import numpy as np
+
 
 def knob_name(ax) -> str:
     return "tile_" + ax.name.replace(".", "_")
@@ -25,7 +27,8 @@ def tile_orders(axes) -> list[str]:
 
 
 def define_tiling(cfg, op, max_inner: int = 64, unroll_steps=(0, 16, 64, 512), orders: bool = False,
-                  lanes: int | None = None, parallel_knob: bool = True, max_accumulators: int | None = None):
+                  lanes: int | None = None, parallel_knob: bool = True, max_accumulators: int | None = None,
+                  max_tile_bytes: int | None = None):
     """Define the knobs of `apply_tiling` for the reduction `op` (a te ComputeOp): tile_<axis>
     (spatial: [-1, middle, inner]; reduction: [-1, inner]), unroll_inner, parallel (without
     `parallel_knob` the outer tiles are always parallel), auto_unroll_max_step and, with `orders`
@@ -37,7 +40,10 @@ def define_tiling(cfg, op, max_inner: int = 64, unroll_steps=(0, 16, 64, 512), o
     per inner row of vectors) holds at most this many vectors; a bigger block does not fit the
     register file, spills on every step of the reduction and runs at half speed or worse (measured
     on AVX-512: an 8 x 64 float block, 32 zmm accumulators, 60-78 GFLOP/s against 180-190 for
-    8 x 32 and 4 x 64)."""
+    8 x 32 and 4 x 64).
+    `max_tile_bytes`: the outer tile (middle x inner of every spatial axis) is the write cache
+    `apply_tiling` accumulates into over the whole reduction; at most this many bytes of it (the
+    generated spaces give half the L1 data cache, the rest for the operand panels)."""
     spatial, reduce = list(op.axis), list(op.reduce_axis)
     for n, ax in enumerate(spatial):
         whole = None
@@ -56,6 +62,16 @@ def define_tiling(cfg, op, max_inner: int = 64, unroll_steps=(0, 16, 64, 512), o
                 n *= c[name].size[2]
             return n <= max_accumulators
         cfg.multi_filter(fits)
+    if max_tile_bytes:
+        names = [knob_name(ax) for ax in spatial]
+        itemsize = np.dtype(op.output(0).dtype).itemsize
+
+        def cached(c):
+            n = itemsize
+            for name in names:
+                n *= c[name].size[1] * c[name].size[2]
+            return n <= max_tile_bytes
+        cfg.multi_filter(cached)
     cfg.define_knob("unroll_inner", [1, 0])
     if parallel_knob:
         cfg.define_knob("parallel", [1, 0])

@@ -161,6 +161,10 @@ def test_register_block_fits_the_vector_registers():
         blocks.add((c["tile_i"].size[2], c["tile_j"].size[2]))
     assert {(8, 32), (4, 64), (16, 16)} <= blocks and (8, 64) not in blocks
     assert all(i * -(-j // 16) <= 28 for i, j in blocks)
+    l1 = task.template.max_tile_bytes
+    for i in space.sample(np.random.default_rng(1), 200):
+        c = space.get(i)
+        assert 4 * np.prod([c[n].size[1] * c[n].size[2] for n in ("tile_i", "tile_j")]) <= l1
     avx2 = tune.Task.from_compute([_matmul(64, 64, 64)[2]], vector_bits=256, vector_registers=16)
     assert avx2.template.max_accumulators == 12 and avx2.name != task.name
     assert wb.Target.parse("llvm -mcpu=x86-64-v3").vector_registers == 16

@@ -10,7 +10,8 @@ stage of a reduction,
   - vectorizes the innermost spatial tile and unrolls the other inner ones (knob "unroll_inner");
   - makes the vectorized inner tile a whole number of the target's vectors when the axis allows,
     and keeps the register block (inner tiles) within the vector register file, 4 registers left
-    for operands (a block that spills runs at half speed or worse);
+    for operands (a block that spills runs at half speed or worse), and the write cache (one outer
+    tile, accumulated over the whole reduction) within half the L1 data cache;
   - fuses the outer spatial tiles and runs them in parallel (always: no knob), in the order of
     knob "tile_order" (which outer tile steps innermost, i.e. which operand tile stays in cache);
   - sets an auto-unroll pragma on the cache block ("auto_unroll_max_step" in {0, 16, 64, 512});
@@ -78,9 +79,11 @@ class GeneratedTemplate:
         self.vector_bits = vector_bits or wb.Target.host().vector_bits
         # the register block leaves 4 vector registers for the operands (a broadcast, loads)
         self.max_accumulators = (vector_registers or wb.Target.host().vector_registers) - 4
+        # the write cache (one outer tile) stays in half the L1 data cache
+        self.max_tile_bytes = int(wb.Target.host().cache_bytes[0]) // 2
         default = str(wb.lower(wb.create_schedule(self.outputs), self.args))
         trace = base_trace.to_json() if base_trace is not None else ""
-        digest = hashlib.sha1(f"{SPACE_VERSION}:{self.vector_bits}:{self.max_accumulators}:{default}{trace}"
+        digest = hashlib.sha1(f"{SPACE_VERSION}:{self.vector_bits}:{self.max_accumulators}:{self.max_tile_bytes}:{default}{trace}"
                               .encode()).hexdigest()[:12]
         kind = "from_schedule" if base_trace is not None else "from_compute"
         self.task_name = f"generated.{kind}:{'+'.join(t.name for t in self.outputs)}:{digest}"
@@ -117,7 +120,8 @@ class GeneratedTemplate:
         out = self.outputs[-1]
         lanes = max(1, self.vector_bits // (8 * np.dtype(out.dtype).itemsize))
         define_tiling(cfg, out.op, self.max_inner, self.UNROLL_STEPS, orders=True, lanes=lanes,
-                      parallel_knob=False, max_accumulators=self.max_accumulators)
+                      parallel_knob=False, max_accumulators=self.max_accumulators,
+                      max_tile_bytes=self.max_tile_bytes)
         packable = layout_rewrite.packable_inputs(out.op) if len(self.outputs) == 1 else []
         names = [t.name for t in packable]
         knobs = [f"pack_{n}" if names.count(n) == 1 else f"pack_{n}_{i}" for i, n in enumerate(names)]
