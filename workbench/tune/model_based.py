@@ -16,6 +16,10 @@ extractions per batch), not seconds, so a search is deterministic; every config 
 before is scored again each batch (features are cached: that costs only xgboost), and the whole
 space is scored when what is left to featurize fits the budget (at once for knob features).
 A batch's last `eps_greedy` share is random configs.
+
+XGBTuner(propose=True), the default where a space is too large to enumerate: a second model on
+knob features (free to evaluate) anneals over the whole space and proposes; the loop-feature model
+ranks only its proposals, so the same feature budget is spent where the cheap model points.
 """
 from __future__ import annotations
 
