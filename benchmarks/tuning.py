@@ -229,7 +229,7 @@ def main(argv=None):
     gen_seeds = opt.gen_seeds or min(seeds, 3)
     logdir = tempfile.mkdtemp(prefix="wb-tuning-bench-")
     t_start = time.perf_counter()
-    summary, all_runs, all_arrays, all_speeds = [], {}, {}, {}
+    summary, all_runs, all_arrays = [], {}, {}
     with tune.LocalMeasure(MEASURE) as measure:
         for name in opt.workloads:
             task = make_task(name)
@@ -237,7 +237,7 @@ def main(argv=None):
             # measured once per workload, right before the tuned configs are re-timed (side by side)
             gf, arrays = baselines(name)
             all_arrays[name] = arrays
-            speeds = all_speeds[name] = true_speeds(task, [t for rs in runs.values() for t, _ in rs], arrays)
+            speeds = true_speeds(task, [t for rs in runs.values() for t, _ in rs], arrays)
             summary.append(summarize(name, task, runs, gf, arrays, trials, speeds))
             print(f"[{name} done, {time.perf_counter() - t_start:.0f} s, {len(speeds)} configs re-timed]",
                   flush=True)

@@ -53,9 +53,8 @@ def define_tiling(cfg, op, max_inner: int = 64, unroll_steps=(0, 16, 64, 512), o
         cfg.define_split(knob_name(ax), ax, num_outputs=3, max_factor=max_inner, filter=whole)
     for ax in reduce:
         cfg.define_split(knob_name(ax), ax, num_outputs=2, max_factor=max_inner)
+    names = [knob_name(ax) for ax in spatial]
     if max_accumulators and lanes:
-        names = [knob_name(ax) for ax in spatial]
-
         def fits(c):
             n = -(-c[names[-1]].size[2] // lanes)
             for name in names[:-1]:
@@ -63,7 +62,6 @@ def define_tiling(cfg, op, max_inner: int = 64, unroll_steps=(0, 16, 64, 512), o
             return n <= max_accumulators
         cfg.multi_filter(fits)
     if max_tile_bytes:
-        names = [knob_name(ax) for ax in spatial]
         itemsize = np.dtype(op.output(0).dtype).itemsize
 
         def cached(c):

@@ -75,12 +75,13 @@ class GeneratedTemplate:
             self.outputs = [t for t in tensors if not isinstance(t.op, PlaceholderOp)]
         self.base_trace = base_trace
         self.max_inner = max_inner
+        host = wb.Target.host()
         # the vectorized tile is a whole number of the target's vectors (default: this host's)
-        self.vector_bits = vector_bits or wb.Target.host().vector_bits
+        self.vector_bits = vector_bits or host.vector_bits
         # the register block leaves 4 vector registers for the operands (a broadcast, loads)
-        self.max_accumulators = (vector_registers or wb.Target.host().vector_registers) - 4
+        self.max_accumulators = (vector_registers or host.vector_registers) - 4
         # the write cache (one outer tile) stays in half the L1 data cache
-        self.max_tile_bytes = int(wb.Target.host().cache_bytes[0]) // 2
+        self.max_tile_bytes = int(host.cache_bytes[0]) // 2
         default = str(wb.lower(wb.create_schedule(self.outputs), self.args))
         trace = base_trace.to_json() if base_trace is not None else ""
         digest = hashlib.sha1(f"{SPACE_VERSION}:{self.vector_bits}:{self.max_accumulators}:{self.max_tile_bytes}:{default}{trace}"
