@@ -146,7 +146,8 @@ def reach(tuner, speeds, trials) -> int:
 def run(tuner_cls, task, seed, trials, measure, log=None, **kw):
     """(tuner, wall seconds) of one tuning run."""
     t0 = time.perf_counter()
-    tuner = tuner_cls(task, seed=seed, **kw).tune(trials, measure=measure, log=log, batch_size=8)
+    # batch: the measure's parallelism (one build per builder process; 2 on a 2-core machine)
+    tuner = tuner_cls(task, seed=seed, **kw).tune(trials, measure=measure, log=log)
     return tuner, time.perf_counter() - t0
 
 

@@ -8,16 +8,20 @@ results/tuning_replay/<workload>.jsonl (traces dropped to keep it small; resumab
 interrupted --record measures only what is missing).
 
 The default (no --record) replays: XGBTuner and RandomTuner (and any of --tuners) tune each
-workload over `--seeds` seeds, batch 8, `--trials` trials, through tune.replay.ReplayMeasure: a
+workload over `--seeds` seeds, batch `--batch` (2), `--trials` trials, through tune.replay.ReplayMeasure: a
 config's cost is its recorded cost, and the space is restricted to the table's configs (configs
 that were not measured do not exist for the tuner; a recorded failure stays a failure). Printed:
 trials to reach 95% of the TABLE's best (trials + 1 when never reached), median and quartiles
 over seeds, and how many of the table's configs are that good (what a random pick hits).
 XGBTuner's search is budgeted in featurized configs, not seconds (as live), so a replay is
-deterministic. The table is smaller than the space (600-1500 of 3900-6216 valid configs), so the
-same budget covers more of it than live: `--live-budget` scales the annealer's budget (max_new) and
-chains by table size / valid configs of the full space, to see how the search does with live's
-coverage.
+deterministic. A template's space (3900-6216 valid configs) is featurized and scored whole, live
+and in replay (SimulatedAnnealingOptimizer's exhaustive_below), so a replay searches as live does;
+`--live-budget` scales the annealer's budget (max_new) and chains by table size / valid configs
+of the full space, for a budgeted walk (sa_options={'exhaustive_below': 0}).
+The default tables were recorded on a Zen 4; results/tuning_replay/xeon-avx512/ holds mm and C9
+recorded on an Intel Xeon with AVX-512 (1000 configs each; `--tables`).
+Measured here (Intel Xeon tables, 40 seeds, median trials to 95%): batch 8: C9 45, mm 41;
+batch 4: 46, 26; batch 2: 25, 31.
 
 Run: python benchmarks/tuning_replay.py [mm C2 C6 C9] [--seeds 20] [--trials 64]
          [--tuners xgb random ga] [--xgb "plan_size=16 loss_type='reg'" --xgb ...] [--live-budget]
@@ -57,6 +61,8 @@ def parse_args(argv=None):
                     help="XGBTuner keyword arguments of one variant, e.g. --xgb \"plan_size=16 "
                          "loss_type='reg'\"; repeat for more variants (each its own row)")
     ap.add_argument("--tables", default=TABLES)
+    ap.add_argument("--batch", type=int, default=2,
+                    help="configs per batch (tuning.py: one per builder process, 2 on a 2-core machine)")
     ap.add_argument("--live-budget", action="store_true",
                     help="scale XGBTuner's annealing budget and chains by table size / valid configs of the space")
     return ap.parse_args(argv)
@@ -111,7 +117,7 @@ def quartiles(xs):
     return f"{q[0]:.0f}-{q[2]:.0f}"
 
 
-def replay(name, tables, tuners, seeds, trials, variants, live_budget=False):
+def replay(name, tables, tuners, seeds, trials, variants, live_budget=False, batch=8):
     """One row per tuner (per XGBTuner variant): trials to 95% of the table's best over seeds.
     live_budget: XGBTuner's annealing budget scaled by table size / valid configs of the space."""
     task = make_task(name)
@@ -138,7 +144,7 @@ def replay(name, tables, tuners, seeds, trials, variants, live_budget=False):
                     tuner.sa.max_new = max(1, round(tuner.sa.max_new * live_share))
                     tuner.sa.parallel = max(1, round(tuner.sa.parallel * live_share))
             t0 = time.perf_counter()
-            tuner.tune(trials, measure=measure, batch_size=8)
+            tuner.tune(trials, measure=measure, batch_size=batch)
             walls.append(time.perf_counter() - t0)
             reach.append(tuner.trials_to_reach(0.95, best) or trials + 1)
         never = sum(r > trials for r in reach)
@@ -163,13 +169,13 @@ def main(argv=None):
     t0 = time.perf_counter()
     rows, infos = [], []
     for name in opt.workloads:
-        r, info = replay(name, opt.tables, opt.tuners, opt.seeds, opt.trials, variants, opt.live_budget)
+        r, info = replay(name, opt.tables, opt.tuners, opt.seeds, opt.trials, variants, opt.live_budget, opt.batch)
         rows += r
         infos.append(info)
     for info in infos:
         print(info)
     budget = ", XGB's annealing budget scaled to live coverage" if opt.live_budget else ""
-    table(f"Replay: trials to 95% of the table's best, {opt.seeds} seeds x {opt.trials} trials, batch 8 "
+    table(f"Replay: trials to 95% of the table's best, {opt.seeds} seeds x {opt.trials} trials, batch {opt.batch} "
           f"({opt.trials + 1}: not reached){budget}",
           ["workload", "tuner", "median", "quartiles", "never", "s/run"], rows)
     print(f"\nreplay wall time: {time.perf_counter() - t0:.0f} s")

@@ -9,8 +9,12 @@ from workbench.tune.model_based import SimulatedAnnealingOptimizer, XGBoostCostM
 
 
 def _task():
-    # 2560 configs: more than exhaustive_below, few enough to enumerate
+    # 2560 configs: more than the WALK's exhaustive_below, few enough to enumerate
     return tune.Task(kernels.matmul.cpu_template, args=(64, 256, 64))
+
+
+# the default (8192) scores every template space of the catalog whole; these tests study the walk
+WALK = dict(exhaustive_below=1024)
 
 
 def _small_task():
@@ -35,7 +39,7 @@ def test_a_call_featurizes_at_most_max_new_configs_and_is_deterministic():
     for _ in range(2):
         model, seen = _fitted(task, "itervar")
         before = len(model.featurized())
-        sa = SimulatedAnnealingOptimizer(task.space, np.random.default_rng(3), parallel=16, max_new=40)
+        sa = SimulatedAnnealingOptimizer(task.space, np.random.default_rng(3), parallel=16, max_new=40, **WALK)
         picks.append(sa.find_maximums(model, 8, seen))
         assert len(model.featurized()) - before <= 40
         assert len(picks[-1]) == 8 and not set(picks[-1]) & seen
@@ -45,7 +49,7 @@ def test_a_call_featurizes_at_most_max_new_configs_and_is_deterministic():
 def test_featurized_configs_are_scored_again_in_later_calls():
     task = _task()
     model, seen = _fitted(task, "itervar")
-    sa = SimulatedAnnealingOptimizer(task.space, np.random.default_rng(0), parallel=8, max_new=16)
+    sa = SimulatedAnnealingOptimizer(task.space, np.random.default_rng(0), parallel=8, max_new=16, **WALK)
     pool = set(model.featurized())
     extra = task.space.sample(np.random.default_rng(9), 200, exclude=pool)
     model.predict(extra)                  # featurized outside the walk (as eps-greedy picks are)
@@ -60,7 +64,7 @@ def test_featurized_configs_are_scored_again_in_later_calls():
 def test_free_features_score_the_whole_space():
     task = _task()
     model, seen = _fitted(task, "knob")
-    sa = SimulatedAnnealingOptimizer(task.space, np.random.default_rng(0), max_new=16)
+    sa = SimulatedAnnealingOptimizer(task.space, np.random.default_rng(0), max_new=16, **WALK)
     assert len(task.space) > sa.exhaustive_below
     got = sa.find_maximums(model, 8, seen)
     rest = [i for i in range(len(task.space)) if i not in seen]
@@ -119,3 +123,10 @@ def test_propose_spends_the_same_budget_where_the_knob_model_points():
     C = te.compute((512, 512), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
     big = tune.Task.from_compute([C])
     assert len(big.space) > 1 << 15 and tune.XGBTuner(big, seed=0).proposer is not None
+
+
+def test_a_template_space_is_scored_whole_by_default():
+    task = _task()
+    model, _ = _fitted(task, "itervar")
+    assert SimulatedAnnealingOptimizer(task.space, np.random.default_rng(0))._exhaustive(model)
+    assert not SimulatedAnnealingOptimizer(task.space, np.random.default_rng(0), **WALK)._exhaustive(model)

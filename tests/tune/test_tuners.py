@@ -94,3 +94,13 @@ def test_from_schedule_keeps_user_primitives(measure):
     assert s2.trace.steps[0] == s.trace.steps[0]
     tuner = tune.RandomTuner(task, seed=0).tune(4, measure=measure, batch_size=4)
     assert all(c < np.inf for _, c in tuner.history)
+
+
+def test_the_default_batch_is_one_build_per_builder(measure):
+    task = tune.Task(kernels.matmul.cpu_template, args=(16, 32, 8))
+    sizes = []
+    assert measure.parallelism == 2
+    tune.RandomTuner(task, seed=0).tune(5, measure=measure, callbacks=[lambda t, c, r: sizes.append(len(c))])
+    assert sizes == [2, 2, 1]
+    with pytest.raises(ValueError, match="batch_size"):
+        tune.RandomTuner(task, seed=0).tune(5, measure=measure, batch_size=0)

@@ -62,7 +62,8 @@ def add_parser(sub):
     p.add_argument("--number", type=int, default=4)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--timeout", type=float, default=10.0, help="build and run timeout (s)")
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--batch", type=int, default=None,
+                   help="configs per batch (default: one per builder process)")
     p.add_argument("--early-stopping", type=int, default=None)
     p.add_argument("--transfer", default=None, help="a log of other shapes of this template")
     p.add_argument("--dask", default=None, help="scheduler address: measure on a Dask cluster")

@@ -178,6 +178,11 @@ class LocalMeasure(_Measure):
         self._builders = [Worker("build", o.recycle_every) for _ in range(n)]
         self._runner = Worker("run", o.recycle_every)
 
+    @property
+    def parallelism(self) -> int:
+        """Builds at once: a tuner's default batch size."""
+        return len(self._builders)
+
     def _builds(self, job_list):
         out = [None] * len(job_list)
 
@@ -235,6 +240,11 @@ class DaskMeasure(_Measure):
         d["scheduler"] = self.client.scheduler.address
         return d
 
+    @property
+    def parallelism(self) -> int:
+        """Builds at once (the cluster's workers now): a tuner's default batch size."""
+        return max(1, len(self.client.scheduler_info()["workers"]))
+
     def _wait(self, futures, timeout, timeout_code, crash_code, crash_what):
         from distributed import wait
         wait(futures, timeout=timeout, return_when="ALL_COMPLETED") if futures else None
@@ -260,7 +270,7 @@ class DaskMeasure(_Measure):
         return out
 
     def _builds(self, job_list):
-        n_workers = max(1, len(self.client.scheduler_info()["workers"]))
+        n_workers = self.parallelism
         futures = [self.client.submit(jobs.build, j, pure=False) for j in job_list]
         timeout = self.options.build_timeout * math.ceil(len(job_list) / n_workers) + 5
         return self._wait(futures, timeout, Err.BUILD_TIMEOUT, Err.COMPILE_HOST,

@@ -198,10 +198,15 @@ class SimulatedAnnealingOptimizer:
     `enumerate_below` combinations) are at most `exhaustive_below` or all fit in the budget (always
     true for free knob features), else (3) `parallel` annealing chains, which stop at the budget
     (free features: at their iteration bounds).
-    `max_seconds`: an optional clock limit on the walk on top of the budget."""
+    `max_seconds`: an optional clock limit on the walk on top of the budget.
+    exhaustive_below 8192 covers every template space of the catalog (3900-6216 valid configs):
+    featurizing all of one costs 6-18 s once (1.5-3 ms a config), and the model then ranks the
+    whole space instead of what 64 chains reach on 192 features a batch (about 3 steps each).
+    Live on C9 (4 seeds, batch 2): median 28 trials to 95% against 47 for the budgeted walk at
+    batch 8; its best configs were re-timed at 163-168 GFLOP/s against 148-166."""
 
     def __init__(self, space, rng, parallel: int = 64, n_iter: int = 200, early_stop: int = 30,
-                 max_seconds: float | None = None, persistent: bool = True, exhaustive_below: int = 1024,
+                 max_seconds: float | None = None, persistent: bool = True, exhaustive_below: int = 8192,
                  max_new: int | None = 192, enumerate_below: int = 1 << 15):
         self.space, self.rng = space, rng
         self.parallel, self.n_iter, self.early_stop = parallel, n_iter, early_stop

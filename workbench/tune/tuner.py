@@ -78,18 +78,24 @@ class Tuner:
         return len(idx)
 
     def tune(self, n_trial: int, log=None, measure=None, measure_option: MeasureOptions | None = None,
-             early_stopping: int | None = None, callbacks=(), batch_size: int = 8):
+             early_stopping: int | None = None, callbacks=(), batch_size: int | None = None):
         """Measure up to `n_trial` configs (counting those already in `log`); returns self.
 
         measure: a LocalMeasure / DaskMeasure (default: a LocalMeasure with `measure_option`,
         closed at the end). early_stopping: stop when the best has not improved for that many
-        trials. callbacks: see callbacks.py."""
+        trials. callbacks: see callbacks.py. batch_size: configs chosen and measured together
+        (default: the measure's `parallelism`, one build per builder process, AutoTVM's
+        n_parallel; 8 for a measure without one). A model-based tuner refits after every batch, so
+        smaller batches search better per trial (C9, 4 seeds live: median 28 trials to 95% at
+        batch 2 against 47 at batch 8; benchmarks/tuning_replay.py --batch)."""
         if n_trial < 1:
             raise ValueError(f"n_trial must be >= 1, got {n_trial}")
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         own = measure is None
         measure = measure or LocalMeasure(measure_option)
+        if batch_size is None:
+            batch_size = max(1, int(getattr(measure, "parallelism", 8)))
         self.measure_description = measure.describe()
         writer = None
         self.finished = False
