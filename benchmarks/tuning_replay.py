@@ -117,7 +117,7 @@ def quartiles(xs):
     return f"{q[0]:.0f}-{q[2]:.0f}"
 
 
-def replay(name, tables, tuners, seeds, trials, variants, live_budget=False, batch=8):
+def replay(name, tables, tuners, seeds, trials, variants, live_budget=False, batch=2):
     """One row per tuner (per XGBTuner variant): trials to 95% of the table's best over seeds.
     live_budget: XGBTuner's annealing budget scaled by table size / valid configs of the space."""
     task = make_task(name)

@@ -86,8 +86,9 @@ class Tuner:
         trials. callbacks: see callbacks.py. batch_size: configs chosen and measured together
         (default: the measure's `parallelism`, one build per builder process, AutoTVM's
         n_parallel; 8 for a measure without one). A model-based tuner refits after every batch, so
-        smaller batches search better per trial (C9, 4 seeds live: median 28 trials to 95% at
-        batch 2 against 47 at batch 8; benchmarks/tuning_replay.py --batch)."""
+        smaller batches search better per trial (replayed Xeon tables, 40 seeds, median trials to
+        95%: C9 25 at batch 2 against 45 at batch 8, matmul 31 against 41;
+        benchmarks/tuning_replay.py --batch)."""
         if n_trial < 1:
             raise ValueError(f"n_trial must be >= 1, got {n_trial}")
         if batch_size is not None and batch_size < 1:
